@@ -1,0 +1,150 @@
+#ifndef MAILSTATE_CONF_H
+#define MAILSTATE_CONF_H
+/*
+ * conf - the mailstate.conf INI file (design §3), read through libinih.
+ *
+ * One table in conf.c lists every key: section, name, type, default, bounds,
+ * one line of documentation, and where the value lands in struct conf.
+ * Parsing, validation, the defaults and the sample config (conf_write_sample)
+ * all come from that table.
+ *
+ * Sections: [system] [milter] [tracker] [store] [log], and the named
+ * sections [server NAME] (domains, tracker) and [token NAME] (secret or
+ * secret_file, scopes).  Unknown sections and keys are errors.  A key given
+ * twice in one section is an error.
+ *
+ * Value types: string; bool (yes/no/true/false/on/off/1/0); integer with
+ * bounds; duration ("45s", "90m", "12h", "30d", "2w"; bare number = seconds);
+ * size ("64k", "512M", "4G"; bare number = bytes; powers of 1024); address
+ * list and domain list (whitespace or comma separated); CIDR list (IPv4 and
+ * IPv6); enum (e.g. on_error = accept | tempfail).
+ *
+ * Errors: conf_load() collects every problem it finds, one per line, each as
+ * "FILE:LINE: message" (LINE 0 when the problem is not on one line, such as
+ * a missing key file), and returns NULL with that text in *errors (caller
+ * frees).  Nothing is half-loaded.
+ *
+ * The key file is read at load: it must be a regular file, at least
+ * CONF_KEY_MIN bytes (at most CONF_KEY_MAX), and neither group- nor
+ * world-readable or -writable (a clear message says "chmod 600 FILE").  The
+ * whole file content is the key.
+ *
+ * Defaults make a one-server system work with no config file at all (see
+ * CONF_MISSING_OK): this_server = the short host name; when no [server]
+ * section exists an implicit one named this_server hosts "localhost";
+ * trusted_networks = 127.0.0.0/8 ::1/128.  When [server] sections exist,
+ * this_server must name one of them.
+ *
+ * Lifetime: a loaded struct conf is immutable.  It is reference counted so a
+ * milter connection can hold the snapshot it started with while SIGHUP
+ * installs a new one: conf_ref() / conf_unref() are atomic; the last
+ * conf_unref() frees it.  All pointers inside live as long as the conf.
+ */
+#include <stddef.h>
+#include <stdio.h>
+
+#include "msys.h"
+
+#define CONF_KEY_MIN 32
+#define CONF_KEY_MAX 4096
+
+enum conf_on_error { CONF_ON_ERROR_ACCEPT = 0, CONF_ON_ERROR_TEMPFAIL = 1 };
+
+enum conf_scope {
+    CONF_SCOPE_NOTIFY = 1u << 0,   /* POST /v1/reads */
+    CONF_SCOPE_QUERY  = 1u << 1,   /* GET /v1/mails... */
+    CONF_SCOPE_ADMIN  = 1u << 2,   /* erasure, admin routes */
+};
+
+struct conf_token {
+    char          *name;
+    unsigned char *secret;
+    size_t         secret_len;
+    unsigned       scopes;          /* CONF_SCOPE_* bits */
+};
+
+struct conf {
+    char *path;                     /* file it came from ("(defaults)" if none) */
+
+    /* [system] */
+    char          *this_server;
+    char          *key_file;
+    unsigned char *key;             /* key_len >= CONF_KEY_MIN bytes */
+    size_t         key_len;
+    int            tracking;        /* org-wide switch (design §9); default yes */
+    int            record_subject;
+    long long      retention;       /* seconds */
+    char         **opt_out;         /* addr keys, sorted; n_opt_out entries */
+    size_t         n_opt_out;
+    char          *header_mail_id;  /* "X-Mail-Id" */
+    char          *header_sender;   /* "X-Sender" */
+    msys_t        *msys;            /* servers, domains, trusted networks */
+
+    /* [milter] */
+    char *milter_socket;            /* "unix:/path" or "inet:PORT@HOST" */
+    int   milter_on_error;          /* enum conf_on_error */
+    int   milter_socket_mode;       /* permissions of a unix socket, e.g. 0660 */
+    char *milter_user;              /* drop privileges to this user ("" = stay) */
+    char *milter_pid_file;          /* "" = none */
+    int   milter_timeout;           /* seconds libmilter waits on the MTA */
+
+    /* [tracker] */
+    char     *tracker_listen;       /* "127.0.0.1:8026" or "[::1]:8026" */
+    int       tracker_threads;      /* 0 = number of cores */
+    size_t    tracker_max_body;
+    size_t    tracker_max_header;   /* request header bytes (MHD memory limit) */
+    size_t    tracker_max_url;
+    int       tracker_max_connections;
+    int       tracker_idle_timeout; /* seconds */
+    char     *tracker_user;
+    char     *tracker_pid_file;
+    long long tracker_sync_window;  /* seconds a signed sync stays valid */
+
+    /* [store] */
+    char  *store_path;              /* directory of the LMDB environment */
+    size_t store_map_size;          /* initial map size */
+    size_t store_map_size_max;      /* growth limit on MDB_MAP_FULL */
+
+    /* [log] */
+    int log_level;                  /* enum log_level */
+
+    /* [token NAME] */
+    struct conf_token *tokens;
+    size_t             n_tokens;
+
+    int refcnt;                     /* private: use conf_ref/conf_unref */
+};
+
+enum conf_flags {
+    CONF_MISSING_OK = 1u << 0,      /* a missing file means "all defaults" */
+    CONF_NO_KEY     = 1u << 1,      /* do not read the key file (tools, tests) */
+};
+
+struct conf *conf_load(const char *path, unsigned flags, char **errors);
+/* Same from a string; name is used in error messages in place of a file name. */
+struct conf *conf_load_string(const char *text, const char *name, unsigned flags,
+                              char **errors);
+
+struct conf *conf_ref(struct conf *c);
+struct conf *conf_unref(struct conf *c);   /* returns NULL */
+
+/* 1 if addr_key (addr normal form) opted out of read tracking. */
+int conf_is_opt_out(const struct conf *c, const char *addr_key);
+
+/*
+ * The token whose secret equals the presented bytes, or NULL.  Compares with
+ * every configured token in constant time (sodium_memcmp on equal lengths),
+ * so timing does not tell which token or how much of it matched.
+ */
+const struct conf_token *conf_token_find(const struct conf *c,
+                                         const char *presented, size_t len);
+
+/* Parsers behind the value types, exported for tests: 0 ok, -1 bad. */
+int conf_parse_duration(const char *s, long long *seconds);
+int conf_parse_size(const char *s, size_t *bytes);
+int conf_parse_bool(const char *s, int *value);
+
+/* The sample config: every key, commented out, with its default and doc line. */
+void conf_write_sample(FILE *fp);
+
+#endif

@@ -1,0 +1,221 @@
+#ifndef MAILSTATE_STORE_H
+#define MAILSTATE_STORE_H
+/*
+ * store - the LMDB mail log of design §5, behind an opaque handle.
+ *
+ * Layout (one LMDB environment in a directory, named sub-databases):
+ *   mails     ID(26)                 -> mail record (version byte first)
+ *   rcpts     ID(26) rcpt_key        -> recipient entry (version byte first)
+ *   by_sender sender_key 0x00 ID(26) -> ""    (time-ordered per sender)
+ *   by_rcpt   rcpt_key 0x00 ID(26)   -> ""    (time-ordered per recipient)
+ *   outbox    peer 0x00 SEQ(u64 BE)  -> ID(26) rcpt_key (pending forwards)
+ *   parked    same as outbox         -> items a peer refused for good
+ *   meta      "schema", "outbox_seq"
+ * Ids sort by time (mailid.h), so every index is a time-ordered range scan.
+ *
+ * Durability: every write function returns only after its change is
+ * committed to disk (fsync'd), or with an error and no change.  With
+ * opts.group_commit set, a committer thread takes every write queued from
+ * every thread while the previous commit was syncing and applies them in one
+ * LMDB write transaction (each write in its own nested transaction, so one
+ * failing write does not undo the others), then wakes each caller with its
+ * own result: many writers, one fsync.
+ *
+ * Concurrency: all functions are safe from any number of threads.  Several
+ * processes (the milter and the tracker) may open the same path at once;
+ * LMDB serialises their writers.  Do not open a store before fork().
+ *
+ * Map size: starts at opts.map_size; on MDB_MAP_FULL the write is retried
+ * after doubling the map, up to opts.map_size_max (then STORE_EFULL).  A map
+ * grown by another process (MDB_MAP_RESIZED) is adopted and the call retried.
+ * Readers left by dead processes are cleared at open and when the reader
+ * table fills (mdb_reader_check).
+ *
+ * Schema: meta "schema" holds STORE_SCHEMA_VERSION.  A new database gets it;
+ * an older one is migrated at open; a newer one is refused (STORE_ESCHEMA,
+ * with the versions in the error text).  Every record starts with a version
+ * byte so records can be migrated lazily.
+ *
+ * Read semantics (design §5): statuses only move forward:
+ *   sent < received < deleted_unread < read
+ * except that a read always wins over deleted_unread and nothing ever sets a
+ * read entry back.  The first read sets first_read = last_read = when,
+ * read_count = 1; each later read sets last_read = max(last_read, when) and
+ * read_count += 1.  Merging a peer's entry (store_merge) takes status = the
+ * higher one, first_read = min of the non-zero ones, last_read = max,
+ * read_count = max: idempotent and order-free.
+ *
+ * Strings passed in are copied; results are allocated by the store and
+ * owned by the caller, released with the matching *_free (which returns NULL).
+ * Addresses are expected in addr normal form (addr.h); the store does not
+ * re-normalise them.
+ */
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mailid.h"
+
+#define STORE_SCHEMA_VERSION 1
+
+enum store_err {
+    STORE_OK        = 0,
+    STORE_ENOTFOUND = -1,   /* no such mail */
+    STORE_ENORCPT   = -2,   /* mail known, but not this recipient */
+    STORE_EFULL     = -3,   /* map at map_size_max, or disk full */
+    STORE_ESCHEMA   = -4,   /* database of a newer schema */
+    STORE_EIO       = -5,   /* any other LMDB or system error (logged) */
+    STORE_EINVAL    = -6,   /* bad argument (id, empty address, too long) */
+    STORE_ECLOSED   = -7,   /* store is shutting down */
+};
+
+enum store_status {
+    STORE_SENT           = 0,
+    STORE_RECEIVED       = 1,
+    STORE_DELETED_UNREAD = 2,
+    STORE_READ           = 3,
+};
+
+typedef struct store store_t;
+
+struct store_opts {
+    const char *path;          /* directory; created (0700) if missing */
+    size_t      map_size;      /* initial map size; 0 = 64 MiB */
+    size_t      map_size_max;  /* 0 = same as map_size (no growth) */
+    unsigned    max_readers;   /* 0 = 126 */
+    int         group_commit;  /* 1 = batch concurrent writes (daemons) */
+};
+
+struct store_mail {
+    char      id[MAILID_ID_LEN + 1];
+    char     *sender;          /* addr key */
+    uint64_t  created_ms;
+    char     *queue_id;        /* may be NULL */
+    char     *message_id;      /* may be NULL */
+    char     *subject;         /* NULL unless record_subject */
+    uint32_t  n_rcpt;          /* envelope recipients of the message, all kinds */
+};
+
+struct store_rcpt {
+    char     *address;         /* addr key */
+    char     *server;          /* msys server name hosting the recipient */
+    int       status;          /* enum store_status */
+    uint64_t  first_read_ms;   /* 0 = never */
+    uint64_t  last_read_ms;
+    uint32_t  read_count;
+    uint64_t  updated_ms;      /* last change of this entry */
+    char      via[16];         /* "api", "imap", "sync", ... ("" = none) */
+};
+
+/* One mail with all its recipients (result of get/list). */
+struct store_mail_rec {
+    struct store_mail  mail;
+    struct store_rcpt *rcpts;
+    size_t             n_rcpts;
+};
+
+struct store_query {
+    const char *sender;        /* NULL = any */
+    const char *recipient;     /* NULL = any */
+    uint64_t    since_ms;      /* 0 = no lower bound (inclusive) */
+    uint64_t    until_ms;      /* 0 = no upper bound (exclusive) */
+    int         status;        /* -1 = any; else a recipient must have it
+                                  (with recipient set: that recipient) */
+    size_t      limit;         /* 1..1000 */
+    const char *cursor;        /* NULL, or next_cursor of the previous page */
+};
+
+struct store_list {
+    struct store_mail_rec *mails;   /* newest first */
+    size_t                 n_mails;
+    char                   next_cursor[MAILID_ID_LEN + 1]; /* "" = no more */
+};
+
+/* An outbox item: a recipient entry to forward to a peer's /v1/sync. */
+struct store_outbox_item {
+    uint64_t          seq;
+    uint64_t          queued_ms;
+    char              id[MAILID_ID_LEN + 1];
+    char             *sender;
+    struct store_rcpt rcpt;     /* the entry as it is now (latest state) */
+};
+
+struct store_stats {
+    size_t   map_size;          /* current map size */
+    size_t   map_used;          /* bytes in use (last page * page size) */
+    uint64_t commits;           /* write transactions committed by this handle */
+    uint64_t writes;            /* write operations committed by this handle */
+};
+
+int store_open(const struct store_opts *opts, store_t **out, char *err, size_t errlen);
+/* Waits for queued writes to finish, stops the committer, closes the env. */
+store_t *store_close(store_t *st);
+
+/*
+ * Record a mail and its in-system recipients.  If the mail id already exists
+ * (a relayed mail another server tagged), the existing mail record is kept
+ * and only recipients not yet recorded are added; existing recipient entries
+ * are never reset.  Recipients are created with status sent.
+ */
+int store_put_sent(store_t *st, const struct store_mail *mail,
+                   const struct store_rcpt *rcpts, size_t n_rcpts);
+
+/*
+ * A read of (id, rcpt) at when_ms reported via `via`.  If forward_to is not
+ * NULL (the sender's home server is that peer), an outbox item for it is
+ * added in the same transaction.  *after (optional) receives the entry after
+ * the update (caller frees with store_rcpt_clear).
+ * STORE_ENOTFOUND / STORE_ENORCPT when this server never recorded it.
+ */
+int store_mark_read(store_t *st, const char *id, const char *rcpt,
+                    uint64_t when_ms, const char *via, const char *forward_to,
+                    struct store_rcpt *after);
+
+/* Expunged while unseen; ignored (STORE_OK, unchanged) if already read. */
+int store_mark_deleted_unread(store_t *st, const char *id, const char *rcpt,
+                              uint64_t when_ms, const char *via,
+                              const char *forward_to, struct store_rcpt *after);
+
+/*
+ * Merge a peer's entry for (id, remote->address) (design §7).  The
+ * recipient must have been recorded here (else STORE_ENORCPT, no change).
+ */
+int store_merge(store_t *st, const char *id, const struct store_rcpt *remote,
+                struct store_rcpt *after);
+
+int store_get_mail(store_t *st, const char *id, struct store_mail_rec **out);
+struct store_mail_rec *store_mail_rec_free(struct store_mail_rec *rec);
+
+int store_list(store_t *st, const struct store_query *q, struct store_list *out);
+void store_list_clear(struct store_list *list);
+void store_rcpt_clear(struct store_rcpt *r);
+
+/*
+ * Delete mails created before before_ms (with their recipients and index
+ * entries), at most batch mails in one transaction; *purged = how many.
+ * Call again until *purged is 0 so no single transaction holds the writer
+ * lock for long.
+ */
+int store_purge(store_t *st, uint64_t before_ms, size_t batch, size_t *purged);
+
+/* Delete every entry of an address, as sender and as recipient (design §9). */
+int store_erase_address(store_t *st, const char *addr_key, size_t *erased);
+
+/* Up to max oldest outbox items for peer; *items freed with store_outbox_free. */
+int store_outbox_peek(store_t *st, const char *peer, size_t max,
+                      struct store_outbox_item **items, size_t *n);
+void store_outbox_free(struct store_outbox_item *items, size_t n);
+/* Remove delivered items (after a 2xx). */
+int store_outbox_delete(store_t *st, const char *peer, const uint64_t *seqs, size_t n);
+/* Move items a peer refused for good to "parked". */
+int store_outbox_park(store_t *st, const char *peer, const uint64_t *seqs, size_t n);
+/* Depth and enqueue time of the oldest item (0 if empty). */
+int store_outbox_stats(store_t *st, const char *peer, size_t *depth,
+                       uint64_t *oldest_ms, size_t *parked);
+
+int store_stats(store_t *st, struct store_stats *out);
+
+const char *store_status_name(int status);      /* "sent", "read", ... */
+int store_status_parse(const char *name);        /* -1 if unknown */
+const char *store_strerror(int err);
+
+#endif
