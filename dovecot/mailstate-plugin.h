@@ -42,6 +42,7 @@
 #include "mail-user.h"
 
 struct http_client;
+struct ioloop;
 struct mailstate_req;
 
 struct mailstate_user {
@@ -59,11 +60,13 @@ struct mailstate_user {
 
 	struct http_client *http;   /* created on first use */
 	struct mailstate_req *reqs; /* in flight */
+	struct ioloop *wait_ioloop; /* set while deinit waits */
 	unsigned int replay_inflight;
 	unsigned int replay_failed;
 	unsigned int spool_seq;
 	bool spool_maybe_nonempty;
 	bool deinit;
+	bool wait_timed_out;
 };
 
 /* Send one event body (JSON); on a retryable failure it is spooled. */

@@ -57,7 +57,10 @@ static struct http_client *mailstate_http(struct mailstate_user *muser)
 	set.request_timeout_msecs = muser->timeout_msecs;
 	set.connect_timeout_msecs = muser->timeout_msecs;
 	set.max_idle_time_msecs = 1000;
-	set.max_parallel_connections = 2;
+	/* after a failed connect the next one waits; never for long */
+	set.connect_backoff_time_msecs = 100;
+	set.connect_backoff_max_time_msecs = 1000;
+	set.max_parallel_connections = 4;
 	set.event_parent = muser->user->event;
 	set.debug = muser->user->mail_debug;
 	muser->http = http_client_init_private(&set);
@@ -221,6 +224,8 @@ mailstate_response(const struct http_response *resp, struct mailstate_req *req)
 		mailstate_spool_replay(muser, FALSE);
 	}
 	mailstate_req_free(req);
+	if (muser->wait_ioloop != NULL && muser->reqs == NULL)
+		io_loop_stop(muser->wait_ioloop);
 }
 
 static void mailstate_submit(struct mailstate_user *muser, const char *body,
@@ -392,6 +397,38 @@ void mailstate_spool_replay(struct mailstate_user *muser, bool at_init)
 	}
 }
 
+static void mailstate_wait_timeout(struct mailstate_user *muser)
+{
+	e_warning(muser->user->event, "mailstate: tracker did not answer "
+		  "within %u ms at logout; spooling %s", muser->timeout_msecs,
+		  "what is left");
+	muser->wait_timed_out = TRUE;
+	io_loop_stop(current_ioloop);
+}
+
+/* http_client_wait() asserts when the only pending request sits in a
+   connect backoff (no io, no immediate timeout), so wait in an ioloop of our
+   own, bounded by timeout_msecs plus a margin for the request timeouts. */
+static void mailstate_wait(struct mailstate_user *muser)
+{
+	struct ioloop *prev_ioloop = current_ioloop, *ioloop;
+	struct timeout *to;
+
+	ioloop = io_loop_create();
+	(void)http_client_switch_ioloop(muser->http);
+	to = timeout_add(muser->timeout_msecs + 1000, mailstate_wait_timeout,
+			 muser);
+	muser->wait_ioloop = ioloop;
+	while (muser->reqs != NULL && !muser->wait_timed_out)
+		io_loop_run(ioloop);
+	muser->wait_ioloop = NULL;
+	timeout_remove(&to);
+	io_loop_set_current(prev_ioloop);
+	(void)http_client_switch_ioloop(muser->http);
+	io_loop_set_current(ioloop);
+	io_loop_destroy(&ioloop);
+}
+
 void mailstate_send_deinit(struct mailstate_user *muser)
 {
 	struct mailstate_req *req;
@@ -399,9 +436,9 @@ void mailstate_send_deinit(struct mailstate_user *muser)
 	muser->deinit = TRUE;
 	if (muser->http == NULL)
 		return;
-	/* Bounded: every request has an absolute timeout of timeout_msecs,
-	   and its callback spools what the tracker did not answer. */
-	http_client_wait(muser->http);
+	if (muser->reqs != NULL)
+		mailstate_wait(muser);
+	/* whatever is left did not get an answer in time */
 	while ((req = muser->reqs) != NULL) {
 		DLLIST_REMOVE(&muser->reqs, req);
 		http_client_request_abort(&req->hreq);
