@@ -29,11 +29,13 @@
 #define MAILSTATE_USER_CONTEXT(obj) \
 	MODULE_CONTEXT(obj, mailstate_user_module)
 
-/* Dovecot's naming scheme: <name>_plugin_{version,dependencies,init,deinit}. */
-const char *mailstate_plugin_version = DOVECOT_ABI_VERSION;
-const char *mailstate_plugin_dependencies[] = { "notify", NULL };
-void mailstate_plugin_init(struct module *module);
-void mailstate_plugin_deinit(void);
+/* Dovecot's naming scheme: <name>_plugin_{version,dependencies,init,deinit};
+   everything else in the module is hidden (-fvisibility=hidden). */
+#define MAILSTATE_EXPORT __attribute__((visibility("default")))
+MAILSTATE_EXPORT const char *mailstate_plugin_version = DOVECOT_ABI_VERSION;
+MAILSTATE_EXPORT const char *mailstate_plugin_dependencies[] = { "notify", NULL };
+MAILSTATE_EXPORT void mailstate_plugin_init(struct module *module);
+MAILSTATE_EXPORT void mailstate_plugin_deinit(void);
 
 static MODULE_CONTEXT_DEFINE_INIT(mailstate_user_module,
 				  &mail_user_module_register);
