@@ -13,18 +13,16 @@
 #include "mail-storage-private.h"
 #include "mail-storage-hooks.h"
 #include "notify-plugin.h"
+#include "time-util.h"
 #include "mailstate-plugin.h"
+#include "readev.h"
 
 #include <sys/time.h>
-#include <time.h>
 
 #define MAILSTATE_DEFAULT_URL        "http://127.0.0.1:8026"
 #define MAILSTATE_DEFAULT_SPOOL_DIR  "~/mailstate-spool"
 #define MAILSTATE_DEFAULT_SPOOL_MAX  1000
 #define MAILSTATE_DEFAULT_TIMEOUT_MS 5000
-#define MAILSTATE_ID_LEN             26   /* mailid.h: MAILID_ID_LEN */
-#define MAILSTATE_TAG_LEN            16   /* mailid.h: MAILID_TAG_LEN */
-#define MAILSTATE_SENDER_MAX         320
 
 #define MAILSTATE_USER_CONTEXT(obj) \
 	MODULE_CONTEXT(obj, mailstate_user_module)
@@ -53,64 +51,17 @@ struct mailstate_txn {
 static struct mailbox *mailstate_last_copy_box;
 static uint32_t mailstate_last_copy_uid;
 
-/* Crockford base32 as mailid.h spells it: no I, L, O, U. */
-static bool mailstate_b32(char c)
-{
-	return (c >= '0' && c <= '9') ||
-		(c >= 'A' && c <= 'Z' && c != 'I' && c != 'L' && c != 'O' &&
-		 c != 'U');
-}
-
-/* "ID.TAG" (26 + 1 + 16), case-insensitive; returns the upper-case form or
-   NULL.  The tracker verifies the MAC; this only keeps junk off the wire. */
-static const char *mailstate_id_value(const char *value)
-{
-	const char *id;
-	size_t i;
-
-	value = t_str_trim(value, " \t\r\n");
-	if (strlen(value) != MAILSTATE_ID_LEN + 1 + MAILSTATE_TAG_LEN)
-		return NULL;
-	id = t_str_ucase(value);
-	for (i = 0; id[i] != '\0'; i++) {
-		if (i == MAILSTATE_ID_LEN) {
-			if (id[i] != '.')
-				return NULL;
-		} else if (!mailstate_b32(id[i])) {
-			return NULL;
-		}
-	}
-	return id;
-}
-
-/* An address token: printable ASCII or UTF-8, no spaces or controls. */
-static const char *mailstate_sender_value(const char *value)
-{
-	const unsigned char *p;
-
-	value = t_str_trim(value, " \t\r\n");
-	if (*value == '\0' || strlen(value) > MAILSTATE_SENDER_MAX)
-		return NULL;
-	for (p = (const unsigned char *)value; *p != '\0'; p++) {
-		if (*p <= ' ' || *p == 0x7f)
-			return NULL;
-	}
-	return value;
-}
-
-/* RFC 3339 UTC with milliseconds, e.g. 2026-11-28T10:05:00.123Z. */
+/* RFC 3339 UTC with milliseconds, now. */
 static const char *mailstate_now_rfc3339(void)
 {
 	struct timeval tv;
-	struct tm tm;
-	char buf[32];
+	char *buf = t_malloc0(READEV_TIME_LEN + 1);
 
-	if (gettimeofday(&tv, NULL) < 0)
-		i_fatal("gettimeofday() failed: %m");
-	if (gmtime_r(&tv.tv_sec, &tm) == NULL ||
-	    strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+	i_gettimeofday(&tv);
+	if (readev_time((uint64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000,
+			buf) < 0)
 		i_panic("mailstate: cannot format time %ld", (long)tv.tv_sec);
-	return t_strdup_printf("%s.%03dZ", buf, (int)(tv.tv_usec / 1000));
+	return buf;
 }
 
 /* The JSON body for an event on mail, or NULL if the mail carries no valid
@@ -119,19 +70,20 @@ static const char *
 mailstate_event_body(struct mailstate_user *muser, struct mail *mail,
 		     const char *event)
 {
-	const char *raw_id, *raw_sender, *id, *sender;
+	const char *raw_id, *raw_sender;
+	char id[READEV_VALUE_LEN + 1], sender[READEV_SENDER_MAX + 1];
 	string_t *str;
 
 	if (mail_get_first_header(mail, muser->hdr_id, &raw_id) <= 0)
 		return NULL;
-	if ((id = mailstate_id_value(raw_id)) == NULL) {
+	if (readev_mail_id(raw_id, id) < 0) {
 		e_debug(muser->user->event, "mailstate: uid %u: "
 			"malformed %s header ignored", mail->uid,
 			muser->hdr_id);
 		return NULL;
 	}
 	if (mail_get_first_header(mail, muser->hdr_sender, &raw_sender) <= 0 ||
-	    (sender = mailstate_sender_value(raw_sender)) == NULL) {
+	    readev_sender(raw_sender, sender) < 0) {
 		e_warning(muser->user->event, "mailstate: mail %s: "
 			  "%s header missing or malformed, %s not reported",
 			  id, muser->hdr_sender, event);

@@ -15,6 +15,7 @@
 #include "http-client.h"
 #include "mail-user.h"
 #include "mailstate-plugin.h"
+#include "readev.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -29,7 +30,6 @@
 #define MAILSTATE_REPLAY_BATCH 20
 /* A spool file is one JSON event of a few hundred bytes. */
 #define MAILSTATE_SPOOL_FILE_MAX 8192
-#define MAILSTATE_SPOOL_SUFFIX ".json"
 
 struct mailstate_req {
 	struct mailstate_req *prev, *next;
@@ -75,15 +75,6 @@ static void mailstate_req_free(struct mailstate_req *req)
 	i_free(req);
 }
 
-static bool mailstate_spool_name(const char *name)
-{
-	size_t len = strlen(name);
-
-	return name[0] != '.' && len > strlen(MAILSTATE_SPOOL_SUFFIX) &&
-		strcmp(name + len - strlen(MAILSTATE_SPOOL_SUFFIX),
-		       MAILSTATE_SPOOL_SUFFIX) == 0;
-}
-
 /* Spooled events, counting up to max. */
 static unsigned int mailstate_spool_count(const char *dir, unsigned int max)
 {
@@ -125,7 +116,7 @@ int mailstate_spool_write(struct mailstate_user *muser, const char *body)
 	}
 	/* Names sort by time; pid and a counter keep them unique. */
 	i_gettimeofday(&tv);
-	name = t_strdup_printf("%013lld-%ld-%u" MAILSTATE_SPOOL_SUFFIX,
+	name = t_strdup_printf("%013lld-%ld-%u" READEV_SPOOL_SUFFIX,
 			       (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000,
 			       (long)getpid(), ++muser->spool_seq);
 	tmp = t_strdup_printf("%s/.tmp-%s", dir, name);
@@ -298,15 +289,14 @@ static void
 mailstate_spool_unclaim_stale(struct mailstate_user *muser, const char *dir,
 			      const char *name)
 {
-	const char *dot = strrchr(name, '.'), *orig, *from, *to;
-	unsigned int pid;
+	char orig[NAME_MAX + 1];
+	const char *from, *to;
+	long pid;
 
-	if (dot == NULL || str_to_uint(dot + 1, &pid) < 0 || pid == 0)
+	if (readev_claim_parse(name, orig, sizeof(orig), &pid) < 0)
 		return;
-	orig = t_strdup_until(name, dot);
-	if (!mailstate_spool_name(orig))
-		return;
-	if ((pid_t)pid != getpid() && (kill((pid_t)pid, 0) == 0 || errno != ESRCH))
+	if ((pid_t)pid != getpid() &&
+	    (kill((pid_t)pid, 0) == 0 || errno != ESRCH))
 		return;
 	from = t_strdup_printf("%s/%s", dir, name);
 	to = t_strdup_printf("%s/%s", dir, orig);
@@ -340,7 +330,7 @@ mailstate_spool_replay_round(struct mailstate_user *muser, bool at_init)
 	}
 	t_array_init(&names, 32);
 	while ((d = readdir(dirp)) != NULL) {
-		if (mailstate_spool_name(d->d_name)) {
+		if (readev_spool_name(d->d_name)) {
 			name = t_strdup(d->d_name);
 			array_push_back(&names, &name);
 		} else if (at_init && d->d_name[0] != '.') {
