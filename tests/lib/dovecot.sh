@@ -9,7 +9,7 @@
 #       a Trash mailbox with special-use \Trash, mail_plugin_dir
 #       $T/dovecot/modules holding $DOVECOT_PLUGIN and a link to the
 #       system's notify plugin; plugin settings mailstate_url/token/
-#       recipient (%u) plus PLUGIN_LINES.  Waits for the IMAP port.
+#       recipient (%n@%d, expanded by Dovecot) plus PLUGIN_LINES.  Waits for the IMAP port.
 #       DOVECOT_EXTRA[USER]="k=v ..." adds userdb extra fields (e.g.
 #       userdb_mailstate_spool_max=2 overrides that plugin setting for USER).
 #   dovecot_stop        stop the master and wait until it is gone
@@ -98,7 +98,7 @@ service lmtp {
 plugin {
   mailstate_url = $url
   mailstate_token = $token
-  mailstate_recipient = %u
+  mailstate_recipient = %n@%d
   mailstate_timeout = 3s
 $extra
 }
