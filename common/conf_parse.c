@@ -193,17 +193,26 @@ int conf_parse_bool(const char *s, int *value)
     return -1;
 }
 
-/* Next item of a whitespace- or comma-separated list, or NULL at the end. */
+/*
+ * Next item of a whitespace- or comma-separated list, or NULL at the end.
+ * A double-quoted part (a quoted local part: "john doe"@a.example) is kept
+ * whole, backslash escapes included.
+ */
 static const char *list_next(const char **p, size_t *len)
 {
     const char *s = *p, *e;
+    int quoted = 0;
 
     while (*s == ' ' || *s == '\t' || *s == ',')
         s++;
     if (*s == '\0')
         return NULL;
-    for (e = s; *e && *e != ' ' && *e != '\t' && *e != ','; e++)
-        ;
+    for (e = s; *e && (quoted || (*e != ' ' && *e != '\t' && *e != ',')); e++) {
+        if (*e == '"')
+            quoted = !quoted;
+        else if (*e == '\\' && quoted && e[1] != '\0')
+            e++;
+    }
     *len = (size_t)(e - s);
     *p = e;
     return s;

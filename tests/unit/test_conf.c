@@ -736,6 +736,274 @@ static void test_secret_file(void **state)
     }
 }
 
+/* ---- tokens and opt-out ------------------------------------------------- */
+
+static void test_token_find(void **state)
+{
+    static const char text[] =
+        "[token webmail]\nsecret = webmail-0123456789abcdef\nscopes = notify\n"
+        "[token dovecot]\nsecret = dovecot-0123456789abcdef\nscopes = notify\n"
+        "[token admin]\nsecret = admin-0123456789abcdef-long\nscopes = admin query\n";
+    static const struct {
+        const char *name, *presented;
+        const char *want;      /* token name, NULL = no match */
+    } cases[] = {
+        { "exact webmail", "webmail-0123456789abcdef", "webmail" },
+        { "exact dovecot", "dovecot-0123456789abcdef", "dovecot" },
+        { "exact admin", "admin-0123456789abcdef-long", "admin" },
+        { "bad: prefix of a secret", "webmail-0123456789abcde", NULL },
+        { "bad: secret plus a byte", "webmail-0123456789abcdefX", NULL },
+        { "bad: last byte differs", "webmail-0123456789abcdeF", NULL },
+        { "bad: empty", "", NULL },
+        { "bad: token name as secret", "webmail", NULL },
+        { "bad: two secrets glued", "webmail-0123456789abcdefdovecot-0123456789abcdef", NULL },
+        { NULL, NULL, NULL },
+    };
+    char *errors = NULL;
+    struct conf *c = conf_load_string(text, "t", CONF_NO_KEY, &errors);
+    char big[10000];
+    (void)state;
+
+    if (c == NULL)
+        fail_msg("%s", errors);
+    for (size_t i = 0; cases[i].name; i++) {
+        const struct conf_token *t =
+            conf_token_find(c, cases[i].presented, strlen(cases[i].presented));
+        if ((t == NULL) != (cases[i].want == NULL) ||
+            (t && strcmp(t->name, cases[i].want) != 0))
+            fail_msg("case \"%s\": %s", cases[i].name, t ? t->name : "NULL");
+    }
+    /* bad input: embedded NUL after a valid secret, huge input, NULL */
+    assert_null(conf_token_find(c, "webmail-0123456789abcdef\0", 25));
+    memset(big, 'a', sizeof(big));
+    assert_null(conf_token_find(c, big, sizeof(big)));
+    assert_null(conf_token_find(c, NULL, 0));
+    assert_int_equal(conf_token_find(c, "admin-0123456789abcdef-long", 27)->scopes,
+                     CONF_SCOPE_ADMIN | CONF_SCOPE_QUERY);
+    conf_unref(c);
+    /* no tokens at all */
+    c = conf_load_string("", "t", CONF_NO_KEY, &errors);
+    assert_null(conf_token_find(c, "webmail-0123456789abcdef", 24));
+    conf_unref(c);
+}
+
+static void test_opt_out(void **state)
+{
+    static const char text[] =
+        "[system]\n"
+        "opt_out = zed@a.example, Carol@A.EXAMPLE <bob@b\xc3\xbc" "cher.example>\n"
+        "          \"Alice.Smith\"@a.example \"john doe\"@a.example, carol@a.example\n";
+    static const struct { const char *addr; int out; } cases[] = {
+        { "<carol@a.example>", 1 }, { "CAROL@a.example", 1 }, { "zed@a.example", 1 },
+        { "bob@xn--bcher-kva.example", 1 }, { "<bob@B\xc3\x9c" "CHER.example>", 1 },
+        { "alice.smith@a.example", 1 }, { "<\"john doe\"@a.example>", 1 },
+        { "<john.doe@a.example>", 0 }, { "carol@b.example", 0 }, { "arol@a.example", 0 },
+        { "<>", 0 }, { NULL, 0 },
+    };
+    char *errors = NULL;
+    struct conf *c = conf_load_string(text, "t", CONF_NO_KEY, &errors);
+    (void)state;
+
+    if (c == NULL)
+        fail_msg("%s", errors);
+    assert_int_equal(c->n_opt_out, 5);
+    for (size_t i = 1; i < c->n_opt_out; i++)
+        assert_true(strcmp(c->opt_out[i - 1], c->opt_out[i]) < 0);    /* sorted, unique */
+    for (size_t i = 0; cases[i].addr; i++) {
+        struct addr a;
+        assert_int_equal(addr_parse_str(cases[i].addr, &a), ADDR_OK);
+        if (conf_is_opt_out(c, a.key) != cases[i].out)
+            fail_msg("%s: want %d", cases[i].addr, cases[i].out);
+    }
+    conf_unref(c);
+}
+
+/* ---- lifetime ----------------------------------------------------------- */
+
+struct ref_arg {
+    struct conf *c;
+    int rounds;
+};
+
+static void *ref_worker(void *p)
+{
+    struct ref_arg *a = p;
+    for (int i = 0; i < a->rounds; i++) {
+        struct conf *mine = conf_ref(a->c);
+        if (mine->tracker_max_body != 65536)
+            abort();
+        conf_unref(mine);
+    }
+    /* drop the reference main took for this thread */
+    conf_unref(a->c);
+    return NULL;
+}
+
+static void test_refcount_threads(void **state)
+{
+    enum { THREADS = 4 };
+    pthread_t th[THREADS];
+    struct ref_arg arg;
+    char *errors = NULL;
+    struct conf *c = conf_load_string("", "t", CONF_NO_KEY, &errors);
+    (void)state;
+
+    assert_non_null(c);
+    assert_int_equal(c->refcnt, 1);
+    arg.c = c;
+    arg.rounds = 20000;
+    for (int i = 0; i < THREADS; i++) {
+        conf_ref(c);
+        assert_int_equal(pthread_create(&th[i], NULL, ref_worker, &arg), 0);
+    }
+    for (int i = 0; i < THREADS; i++)
+        pthread_join(th[i], NULL);
+    assert_int_equal(__atomic_load_n(&c->refcnt, __ATOMIC_SEQ_CST), 1);
+    /* the last unref frees (ASan/LeakSanitizer would see a leak or double free) */
+    assert_null(conf_unref(c));
+    assert_null(conf_unref(NULL));
+    assert_null(conf_ref(NULL));
+}
+
+/* ---- the table and the sample ------------------------------------------- */
+
+static char *sample_text(size_t *len)
+{
+    char *buf = NULL;
+    FILE *fp = open_memstream(&buf, len);
+    assert_non_null(fp);
+    conf_write_sample(fp);
+    fclose(fp);
+    return buf;
+}
+
+static void test_table(void **state)
+{
+    static const char *const fields[] = {
+        "this_server", "key_file", "tracking", "record_subject", "retention", "opt_out",
+        "header_mail_id", "header_sender", "trusted_networks",
+        "socket", "on_error", "socket_mode", "user", "pid_file", "timeout",
+        "listen", "threads", "max_body", "max_header", "max_url", "max_connections",
+        "idle_timeout", "sync_window", "path", "map_size", "map_size_max", "level",
+        "domains", "tracker", "secret", "secret_file", "scopes", NULL,
+    };
+    size_t len;
+    char *sample = sample_text(&len);
+    (void)state;
+
+    assert_true(conf_n_keys <= CONF_N_KEYS_MAX);
+    for (size_t i = 0; i < conf_n_keys; i++) {
+        const struct conf_key *k = &conf_keys[i];
+        char line[200];
+        assert_non_null(k->doc);
+        assert_true(strlen(k->doc) > 10);
+        assert_non_null(k->def);
+        assert_ptr_equal(conf_key_find(k->section, k->name), k);  /* no duplicate rows */
+        snprintf(line, sizeof(line), "\n#%s =", k->name);
+        if (strstr(sample, line) == NULL)
+            fail_msg("[%s] %s missing from the sample", k->section, k->name);
+        snprintf(line, sizeof(line), "# %s\n#%s =", k->doc, k->name);
+        if (strstr(sample, line) == NULL)
+            fail_msg("[%s] %s: doc line missing from the sample", k->section, k->name);
+    }
+    for (size_t i = 0; fields[i]; i++) {
+        int found = 0;
+        for (size_t j = 0; j < conf_n_keys; j++)
+            found |= strcmp(conf_keys[j].name, fields[i]) == 0;
+        if (!found)
+            fail_msg("no row for %s", fields[i]);
+    }
+    free(sample);
+}
+
+/* packaging/mailstate.conf must be exactly what conf_write_sample prints. */
+static void test_sample_matches_packaging(void **state)
+{
+    const char *path = MAILSTATE_SOURCE_DIR "/packaging/mailstate.conf";
+    size_t len, flen;
+    char *sample = sample_text(&len);
+    char *file;
+    FILE *fp = fopen(path, "r");
+    (void)state;
+
+    if (fp == NULL)
+        fail_msg("cannot open %s: %s", path, strerror(errno));
+    file = malloc(len + 2);
+    flen = fread(file, 1, len + 1, fp);
+    fclose(fp);
+    if (flen != len || memcmp(file, sample, len) != 0)
+        fail_msg("%s differs from conf_write_sample(); regenerate it from the sample "
+                 "(e.g. mailstate-milter --sample, or the test's output)", path);
+    free(file);
+    free(sample);
+}
+
+/*
+ * The sample parses as is (all commented out), and with every key of the
+ * fixed sections uncommented it gives exactly the defaults.
+ */
+static void test_sample_parses_back(void **state)
+{
+    size_t len;
+    char *sample = sample_text(&len);
+    char *copy = malloc(len + 1), *out = malloc(len + 1), *line, *save = NULL;
+    char *errors = NULL;
+    struct conf *c;
+    size_t o = 0;
+    int in_examples = 0, uncommented = 0;
+    (void)state;
+
+    c = conf_load_string(sample, "sample", CONF_NO_KEY, &errors);
+    if (c == NULL)
+        fail_msg("%s", errors);
+    check_defaults(c);
+    conf_unref(c);
+
+    memcpy(copy, sample, len + 1);
+    for (line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        if (strncmp(line, "# One [server", 13) == 0)
+            in_examples = 1;
+        if (!in_examples && line[0] == '#' && line[1] >= 'a' && line[1] <= 'z') {
+            line++;
+            uncommented++;
+        }
+        o += (size_t)sprintf(out + o, "%s\n", line);
+    }
+    assert_int_equal(uncommented, (int)conf_n_keys - 5);   /* all but [server]/[token] */
+    c = conf_load_string(out, "sample-uncommented", CONF_NO_KEY, &errors);
+    if (c == NULL)
+        fail_msg("%s", errors);
+    check_defaults(c);
+    conf_unref(c);
+
+    /* and the examples, uncommented too, describe a working two-server system */
+    o = 0;
+    memcpy(copy, sample, len + 1);
+    for (line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        if (strncmp(line, "#[", 2) == 0 || (line[0] == '#' && line[1] >= 'a' && line[1] <= 'z'))
+            line++;
+        if (strncmp(line, "secret =", 8) == 0)
+            continue;                       /* the alternative to secret_file */
+        if (strncmp(line, "secret_file =", 13) == 0)
+            line = (char *)"secret = change-me-to-a-long-random-string";
+        if (strncmp(line, "this_server =", 13) == 0)
+            line = (char *)"this_server = mx1";
+        o += (size_t)sprintf(out + o, "%s\n", line);
+    }
+    c = conf_load_string(out, "sample-examples", CONF_NO_KEY, &errors);
+    if (c == NULL)
+        fail_msg("%s", errors);
+    assert_int_equal(msys_server_count(c->msys), 2);
+    assert_int_equal(msys_judge_recipient(c->msys, "a@x.dept.a.example", NULL), MSYS_LOCAL);
+    assert_int_equal(msys_judge_recipient(c->msys, "a@c.example", NULL), MSYS_SYSTEM);
+    assert_int_equal(c->n_tokens, 1);
+    assert_int_equal(c->tokens[0].scopes, CONF_SCOPE_NOTIFY | CONF_SCOPE_QUERY);
+    conf_unref(c);
+    free(copy);
+    free(out);
+    free(sample);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -751,6 +1019,12 @@ int main(void)
         cmocka_unit_test(test_key_file),
         cmocka_unit_test(test_key_file_special),
         cmocka_unit_test(test_secret_file),
+        cmocka_unit_test(test_token_find),
+        cmocka_unit_test(test_opt_out),
+        cmocka_unit_test(test_refcount_threads),
+        cmocka_unit_test(test_table),
+        cmocka_unit_test(test_sample_matches_packaging),
+        cmocka_unit_test(test_sample_parses_back),
     };
     return cmocka_run_group_tests(tests, setup_tmp, teardown_tmp);
 }
