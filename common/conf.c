@@ -42,8 +42,11 @@ int conf_src_next(struct conf_loader *ld, const char **line, size_t *len)
 {
     if (ld->fp != NULL) {
         ssize_t n = getline(&ld->buf, &ld->bufcap, ld->fp);
-        if (n < 0)
+        if (n < 0) {
+            if (ferror(ld->fp))
+                conf_error(ld, ld->line + 1, "read error: %s", strerror(errno));
             return -1;
+        }
         if (n > 0 && ld->buf[n - 1] == '\n')
             n--;
         *line = ld->buf;
@@ -493,6 +496,16 @@ struct conf *conf_load(const char *path, unsigned flags, char **errors)
         if (errors)
             *errors = xasprintf("%s:0: cannot open: %s\n", path, strerror(e));
         return NULL;
+    }
+    {
+        /* fopen() opens a directory fine and reading it then just fails */
+        struct stat st;
+        if (fstat(fileno(ld.fp), &st) == 0 && !S_ISREG(st.st_mode)) {
+            fclose(ld.fp);
+            if (errors)
+                *errors = xasprintf("%s:0: not a regular file\n", path);
+            return NULL;
+        }
     }
     c = load(&ld, errors);
     fclose(ld.fp);

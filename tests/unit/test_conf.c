@@ -1004,6 +1004,102 @@ static void test_sample_parses_back(void **state)
     free(sample);
 }
 
+static uint32_t rnd_state = 88172645u;
+static uint32_t rnd(void)
+{
+    rnd_state ^= rnd_state << 13;
+    rnd_state ^= rnd_state >> 17;
+    rnd_state ^= rnd_state << 5;
+    return rnd_state;
+}
+
+/*
+ * Bad input: 2,000 damaged copies of a full config (bytes dropped, changed,
+ * pieces of INI syntax inserted).  Each either loads or fails with messages
+ * that all have the "NAME:LINE: " form and a line inside the text.
+ */
+static void test_mutated_files(void **state)
+{
+    static const char base[] =
+        "[system]\nthis_server = mx1\ntrusted_networks = 127.0.0.0/8 ::1\n"
+        "opt_out = carol@a.example \"x y\"@a.example\n  dave@a.example\nretention = 3d\n"
+        "[server mx1]\ndomains = a.example .dept.a.example\ntracker = http://127.0.0.1:1\n"
+        "[server mx2]\ndomains = c.example\n[milter]\nsocket = inet:1@127.0.0.1\n"
+        "timeout = 10m\n[tracker]\nlisten = [::1]:2\nmax_body = 1M\n[store]\nmap_size = 1G\n"
+        "[log]\nlevel = debug\n[token t]\nsecret = 0123456789abcdefgh\nscopes = query\n";
+    static const char *const pieces[] = {
+        "[", "]", "=", ";", "#", "\n", " ", "\t", ",", "\"", "[server x]\n", "[token y]\n",
+        "\n  ", "k", "0", "\xc3\xbc", "\xff", "\r\n", "[system]\n", "domains = ",
+    };
+    char buf[sizeof(base) + 256];
+    int loaded = 0;
+    (void)state;
+
+    for (int i = 0; i < 2000; i++) {
+        size_t len = sizeof(base) - 1, lines = 1;
+        char *errors = NULL;
+        struct conf *c;
+
+        memcpy(buf, base, len);
+        for (size_t m = 0, muts = 1 + rnd() % 3; m < muts; m++) {
+            size_t at = rnd() % len;
+            const char *piece = pieces[rnd() % (sizeof(pieces) / sizeof(pieces[0]))];
+            size_t pl = strlen(piece);
+            switch (rnd() % 3) {
+            case 0:
+                if (len + pl < sizeof(buf) - 1) {
+                    memmove(buf + at + pl, buf + at, len - at);
+                    memcpy(buf + at, piece, pl);
+                    len += pl;
+                }
+                break;
+            case 1:
+                memmove(buf + at, buf + at + 1, len - at - 1);
+                len--;
+                break;
+            default:
+                buf[at] = (char)(1 + rnd() % 255);   /* a string cannot hold NUL */
+            }
+        }
+        buf[len] = '\0';
+        for (size_t k = 0; k < len; k++)
+            lines += buf[k] == '\n';
+        c = conf_load_string(buf, "m", CONF_NO_KEY, &errors);
+        if (c != NULL) {
+            loaded++;
+            assert_null(errors);
+            conf_unref(c);
+            continue;
+        }
+        assert_non_null(errors);
+        assert_true(strlen(errors) > 0);
+        for (const char *p = errors; *p; p = strchr(p, '\n') + 1) {
+            char *end;
+            long line;
+            if (strncmp(p, "m:", 2) != 0)
+                fail_msg("bad message form: %s", p);
+            line = strtol(p + 2, &end, 10);
+            if (end == p + 2 || strncmp(end, ": ", 2) != 0 || line < 0 || (size_t)line > lines)
+                fail_msg("bad line number in: %s", p);
+            assert_non_null(strchr(p, '\n'));
+        }
+        free(errors);
+    }
+    print_message("%d of 2000 damaged files still loaded\n", loaded);
+}
+
+/* Bad input: a directory given as the config file. */
+static void test_directory_as_file(void **state)
+{
+    char *errors = NULL;
+    (void)state;
+    assert_null(conf_load(tmpdir, CONF_NO_KEY, &errors));
+    assert_non_null(strstr(errors, ":0: not a regular file"));
+    free(errors);
+    assert_null(conf_load(tmpdir, CONF_NO_KEY | CONF_MISSING_OK, &errors));
+    free(errors);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1025,6 +1121,8 @@ int main(void)
         cmocka_unit_test(test_table),
         cmocka_unit_test(test_sample_matches_packaging),
         cmocka_unit_test(test_sample_parses_back),
+        cmocka_unit_test(test_mutated_files),
+        cmocka_unit_test(test_directory_as_file),
     };
     return cmocka_run_group_tests(tests, setup_tmp, teardown_tmp);
 }
