@@ -130,6 +130,8 @@ const struct conf_key conf_keys[] = {
 };
 
 const size_t conf_n_keys = sizeof(conf_keys) / sizeof(conf_keys[0]) - 1;
+_Static_assert(sizeof(conf_keys) / sizeof(conf_keys[0]) - 1 <= CONF_N_KEYS_MAX,
+               "raise CONF_N_KEYS_MAX (the per-record seen[] arrays)");
 
 static const char *const fixed_sections[] = { "system", "milter", "tracker", "store", "log", NULL };
 
@@ -293,6 +295,10 @@ static void fmt_value(const struct conf_key *k, long long v, char *buf, size_t l
 {
     if (k->type == CT_DURATION && v % DAY == 0 && v)
         snprintf(buf, len, "%lldd", v / DAY);
+    else if (k->type == CT_DURATION && v % 3600 == 0 && v)
+        snprintf(buf, len, "%lldh", v / 3600);
+    else if (k->type == CT_DURATION && v % 60 == 0 && v)
+        snprintf(buf, len, "%lldm", v / 60);
     else if (k->type == CT_DURATION)
         snprintf(buf, len, "%llds", v);
     else if (k->type == CT_SIZE && v % GB == 0 && v)
@@ -382,12 +388,13 @@ int conf_set_value(struct conf_loader *ld, const struct conf_key *k, void *base,
                 return 0;
             }
         }
-        return snprintf(err, errlen, "%s: '%s' is not one of %s%s%s%s%s%s%s", k->name, value,
-                        k->choices[0], k->choices[1] ? ", " : "", k->choices[1] ? k->choices[1] : "",
-                        k->choices[1] && k->choices[2] ? ", " : "",
-                        k->choices[1] && k->choices[2] ? k->choices[2] : "",
-                        k->choices[1] && k->choices[2] && k->choices[3] ? ", " : "",
-                        k->choices[1] && k->choices[2] && k->choices[3] ? k->choices[3] : ""), -1;
+    {
+        char names[128] = "";
+        for (size_t i = 0; k->choices[i]; i++)
+            snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s",
+                     i ? ", " : "", k->choices[i]);
+        return snprintf(err, errlen, "%s: '%s' is not one of %s", k->name, value, names), -1;
+    }
     case CT_CIDRS:
     case CT_ADDRS:
     case CT_DOMAINS:

@@ -385,7 +385,7 @@ static const struct bad_case bad_cases[] = {
     { "bad bool", "[system]\ntracking = maybe\n", "t:2: tracking: 'maybe' is not yes or no" },
     { "bad duration", "[system]\nretention = 1y\n", "t:2: retention: bad duration '1y'" },
     { "duration below minimum", "[system]\nretention = 59m\n",
-      "t:2: retention: 59m is out of bounds (3600s..3650d)" },
+      "t:2: retention: 59m is out of bounds (1h..3650d)" },
     { "duration above maximum", "[tracker]\nsync_window = 2d\n",
       "t:2: sync_window: 2d is out of bounds (10s..1d)" },
     { "bad size", "[tracker]\nmax_body = lots\n", "t:2: max_body: bad size 'lots'" },
@@ -932,8 +932,8 @@ static void test_sample_matches_packaging(void **state)
     flen = fread(file, 1, len + 1, fp);
     fclose(fp);
     if (flen != len || memcmp(file, sample, len) != 0)
-        fail_msg("%s differs from conf_write_sample(); regenerate it from the sample "
-                 "(e.g. mailstate-milter --sample, or the test's output)", path);
+        fail_msg("%s differs from conf_write_sample(); regenerate it with: "
+                 "test_conf --sample > packaging/mailstate.conf", path);
     free(file);
     free(sample);
 }
@@ -1100,7 +1100,7 @@ static void test_directory_as_file(void **state)
     free(errors);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_duration),
@@ -1124,5 +1124,9 @@ int main(void)
         cmocka_unit_test(test_mutated_files),
         cmocka_unit_test(test_directory_as_file),
     };
+    if (argc == 2 && strcmp(argv[1], "--sample") == 0) {
+        conf_write_sample(stdout);       /* to regenerate packaging/mailstate.conf */
+        return 0;
+    }
     return cmocka_run_group_tests(tests, setup_tmp, teardown_tmp);
 }
