@@ -29,6 +29,7 @@ struct wop {
     store_txn_fn fn;
     void        *arg;
     int          frees;     /* a deletion: may use the reserve (map_limit) */
+    int          internal;  /* not counted in the stats */
 };
 
 static int solo_run(store_t *st, struct wop *w);
@@ -96,8 +97,7 @@ static int map_grow(store_t *st, size_t seen, size_t limit)
  * LMDB copies pages on write, so even a delete needs free pages: a map that
  * is full cannot be purged.  Deleting writes may therefore grow the map past
  * map_size_max by this reserve; afterwards the map is set back (LMDB clamps
- * it to the pages in use) so inserts never eat into the reserve, and the
- * pages the delete freed are reused by the next inserts.
+ * it to the pages in use) so inserts never eat into the reserve.
  */
 static size_t map_limit(const store_t *st, int frees)
 {
@@ -109,7 +109,25 @@ static size_t map_limit(const store_t *st, int frees)
     return st->map_size_max + reserve;
 }
 
-/* A small real write: see map_shrink_back. */
+/* Set the map back to map_size_max after a deletion used the reserve. */
+static void map_shrink_back(store_t *st)
+{
+    pthread_rwlock_rdlock(&st->maplock);
+    int over = map_size_now(st) > st->map_size_max;
+    pthread_rwlock_unlock(&st->maplock);
+    if (!over)
+        return;
+    pthread_rwlock_wrlock(&st->maplock);
+    if (map_size_now(st) > st->map_size_max) {
+        int rc = mdb_env_set_mapsize(st->env, st->map_size_max);
+        if (rc != 0)
+            log_warn("store %s: cannot set the map back to %zu bytes: %s", st->path,
+                     st->map_size_max, mdb_strerror(rc));
+    }
+    pthread_rwlock_unlock(&st->maplock);
+}
+
+/* A small real write: see map_settle. */
 static int settle_fn(store_t *st, MDB_txn *txn, void *arg)
 {
     unsigned char b[8];
@@ -122,30 +140,17 @@ static int settle_fn(store_t *st, MDB_txn *txn, void *arg)
 }
 
 /*
- * After a deletion at a full map.  LMDB reuses the pages a transaction freed
- * only from the second transaction after it (the previous snapshot stays
- * intact), so one small commit is made while the reserve is still mapped;
- * then the map is set back to map_size_max and the next inserts find the
- * freed pages.
+ * An insert found the map full at its limit.  Pages freed by a transaction
+ * (a purge) are reusable only from the second transaction after it (LMDB
+ * keeps the previous snapshot intact), so one small commit (which may use
+ * the reserve) is made before the insert is tried a last time.
  */
-static void map_shrink_back(store_t *st)
+static void map_settle(store_t *st)
 {
-    pthread_rwlock_rdlock(&st->maplock);
-    int full = map_size_now(st) >= st->map_size_max;
-    pthread_rwlock_unlock(&st->maplock);
-    if (!full)
-        return;
-    struct wop w = { settle_fn, NULL, 1 };
+    struct wop w = { settle_fn, NULL, 1, 1 };
     if (solo_run(st, &w) != STORE_OK)
-        log_warn("store %s: cannot settle the map after a deletion", st->path);
-    pthread_rwlock_wrlock(&st->maplock);
-    if (map_size_now(st) > st->map_size_max) {
-        int rc = mdb_env_set_mapsize(st->env, st->map_size_max);
-        if (rc != 0)
-            log_warn("store %s: cannot set the map back to %zu bytes: %s", st->path,
-                     st->map_size_max, mdb_strerror(rc));
-    }
-    pthread_rwlock_unlock(&st->maplock);
+        log_warn("store %s: cannot settle the full map", st->path);
+    map_shrink_back(st);
 }
 
 /* Another process grew the map: adopt its size (LMDB reads it from meta). */
@@ -248,6 +253,8 @@ out:
 /* One op alone in its own write transaction, with growth and resize. */
 static int solo_run(store_t *st, struct wop *w)
 {
+    int settled = w->frees;     /* deletions have the reserve instead */
+
     for (int attempt = 0; attempt < STORE_RETRY_MAX; attempt++) {
         MDB_txn *txn;
         size_t seen;
@@ -260,7 +267,7 @@ static int solo_run(store_t *st, struct wop *w)
                 rc = mdb_txn_commit(txn);
             else
                 mdb_txn_abort(txn);
-            if (rc == 0) {
+            if (rc == 0 && !w->internal) {
                 atomic_fetch_add(&st->commits, 1);
                 atomic_fetch_add(&st->writes, 1);
             }
@@ -269,8 +276,12 @@ static int solo_run(store_t *st, struct wop *w)
         if (rc == MDB_MAP_RESIZED) {
             map_adopt(st);
         } else if (rc == MDB_MAP_FULL) {
-            if (map_grow(st, seen, map_limit(st, w->frees)) < 0)
+            if (map_grow(st, seen, map_limit(st, w->frees)) == 0)
+                continue;
+            if (settled)
                 return STORE_EFULL;
+            settled = 1;
+            map_settle(st);
         } else {
             return store_env_err(rc, "write");
         }
@@ -304,10 +315,11 @@ static void batch_run(void *ctx, struct store_gc_op *list)
             op->result = store_env_err(op->result, "write");
         return;
     }
-    if ((rc == MDB_MAP_FULL && list->next != NULL) || rc == MDB_TXN_FULL) {
-        /* The batch as a whole does not fit (map at its limit, or too many
-         * dirty pages): give each op its own transaction and result, so one
-         * that still fits (a delete) is not failed by another. */
+    if (rc == MDB_MAP_FULL || rc == MDB_TXN_FULL || list->next != NULL) {
+        /* The batch as a whole failed (map at its limit, too many dirty
+         * pages, or an op left the transaction unusable): give each op its
+         * own transaction and result, so one that still fits (a delete) is
+         * not failed by another. */
         for (struct store_gc_op *op = list; op; op = op->next)
             op->result = solo_run(st, op->item);
         return;
@@ -319,7 +331,7 @@ static void batch_run(void *ctx, struct store_gc_op *list)
 
 static int write_op(store_t *st, store_txn_fn fn, void *arg, int frees)
 {
-    struct wop w = { fn, arg, frees };
+    struct wop w = { fn, arg, frees, 0 };
     struct store_gc_op op = { .item = &w };
 
     if (st->gc) {
@@ -455,7 +467,7 @@ int store_env_open(const struct store_opts *opts, store_t **out, char *err, size
     readers_clear(st);
 
     struct open_ctx oc = { err, errlen };
-    struct wop w = { open_dbs, &oc, 0 };
+    struct wop w = { open_dbs, &oc, 0, 1 };
     rc = solo_run(st, &w);
     if (rc != STORE_OK) {
         if (err[0] == '\0')
