@@ -11,6 +11,7 @@
 
 #include <lmdb.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sys/wait.h>
 
 #include "store_fixture.h"
@@ -285,6 +286,51 @@ static void test_map_resized_elsewhere(void **state)
     store_close(st);
 }
 
+/* ---- stale readers of a crashed process ---- */
+
+/* Child: take a read slot with raw LMDB, then die without releasing it. */
+static void child_leak_reader(const char *dir)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+
+    if (mdb_env_create(&env) != 0 || mdb_env_set_maxdbs(env, 16) != 0 ||
+        mdb_env_open(env, dir, MDB_NOTLS, 0600) != 0 ||
+        mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) != 0)
+        _exit(2);
+    raise(SIGKILL);
+    _exit(3);
+}
+
+static void test_stale_readers_cleared(void **state)
+{
+    const char *dir = *state;
+    struct store_opts o = { .path = dir, .max_readers = 2 };
+    store_t *st = NULL;
+    char err[256], id[MAILID_ID_LEN + 1];
+    struct store_mail_rec *rec;
+
+    assert_int_equal(store_open(&o, &st, err, sizeof(err)), STORE_OK);
+    assert_int_equal(fx_put(st, T0, "alice@a.example", bob, 2, id), STORE_OK);
+    /* two crashed processes fill both reader slots of the table */
+    for (int i = 0; i < 2; i++) {
+        int status;
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0)
+            child_leak_reader(dir);
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFSIGNALED(status));
+        assert_int_equal(WTERMSIG(status), SIGKILL);
+    }
+    /* the read hits MDB_READERS_FULL, clears the dead slots, and succeeds */
+    assert_int_equal(store_get_mail(st, id, &rec), STORE_OK);
+    store_mail_rec_free(rec);
+    assert_int_equal(store_get_mail(st, id, &rec), STORE_OK);
+    store_mail_rec_free(rec);
+    store_close(st);
+}
+
 /* ---- schema ---- */
 
 static void set_raw_schema(const char *dir, const char *value)
@@ -375,6 +421,7 @@ int main(void)
         T(test_map_grows),
         T(test_map_full),
         T(test_map_resized_elsewhere),
+        T(test_stale_readers_cleared),
         T(test_schema_newer_refused),
         T(test_open_errors),
     };
