@@ -249,6 +249,71 @@ static void test_map_full(void **state)
     store_close(st);
 }
 
+/* Writers grow the map (exclusive lock) while readers keep reading. */
+struct grow_ctx {
+    store_t     *st;
+    int          n;
+    int          failures;
+    volatile int *stop;
+    char        (*ids)[MAILID_ID_LEN + 1];
+};
+
+static void *grow_writer(void *arg)
+{
+    struct grow_ctx *g = arg;
+    for (int i = 0; i < 100; i++)
+        if (fx_put(g->st, T0 + (uint64_t)(g->n * 1000 + i), "alice@a.example", bob, 2,
+                   g->ids[g->n * 100 + i]) != STORE_OK)
+            g->failures++;
+    return NULL;
+}
+
+static void *grow_reader(void *arg)
+{
+    struct grow_ctx *g = arg;
+    while (!__atomic_load_n(g->stop, __ATOMIC_ACQUIRE)) {
+        struct store_query q = { .recipient = "bob@a.example", .status = -1, .limit = 50 };
+        struct store_list l;
+        if (store_list(g->st, &q, &l) != STORE_OK)
+            g->failures++;
+        store_list_clear(&l);
+    }
+    return NULL;
+}
+
+static void test_growth_under_concurrency(void **state)
+{
+    store_t *st = fx_open(*state, 1, 64 << 10, 16 << 20);
+    static char ids[400][MAILID_ID_LEN + 1];
+    struct grow_ctx g[6];
+    pthread_t th[6];
+    volatile int stop = 0;
+
+    assert_non_null(st);
+    for (int t = 0; t < 6; t++) {
+        g[t] = (struct grow_ctx){ st, t, 0, &stop, ids };
+        assert_int_equal(pthread_create(&th[t], NULL, t < 4 ? grow_writer : grow_reader,
+                                        &g[t]), 0);
+    }
+    for (int t = 0; t < 4; t++)
+        pthread_join(th[t], NULL);
+    __atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
+    for (int t = 4; t < 6; t++)
+        pthread_join(th[t], NULL);
+    for (int t = 0; t < 6; t++)
+        assert_int_equal(g[t].failures, 0);
+    for (int i = 0; i < 400; i++) {
+        struct store_mail_rec *rec;
+        assert_int_equal(store_get_mail(st, ids[i], &rec), STORE_OK);
+        store_mail_rec_free(rec);
+    }
+    struct store_stats s;
+    assert_int_equal(store_stats(st, &s), STORE_OK);
+    assert_true(s.map_size > (64u << 10));
+    assert_int_equal(s.writes, 400);
+    store_close(st);
+}
+
 /* Another process grows the map; this one adopts the size (MDB_MAP_RESIZED). */
 static void test_map_resized_elsewhere(void **state)
 {
@@ -420,6 +485,7 @@ int main(void)
         T(test_two_processes),
         T(test_map_grows),
         T(test_map_full),
+        T(test_growth_under_concurrency),
         T(test_map_resized_elsewhere),
         T(test_stale_readers_cleared),
         T(test_schema_newer_refused),
