@@ -398,22 +398,71 @@ static void test_stale_readers_cleared(void **state)
 
 /* ---- schema ---- */
 
-static void set_raw_schema(const char *dir, const char *value)
+/* Write key -> value into sub-database db with raw LMDB (store closed). */
+static void raw_put(const char *dir, const char *db, const void *key, size_t klen,
+                    const void *value, size_t vlen)
 {
     MDB_env *env;
     MDB_txn *txn;
     MDB_dbi dbi;
-    MDB_val k = { 6, (void *)(uintptr_t)"schema" };
-    MDB_val v = { strlen(value), (void *)(uintptr_t)value };
+    MDB_val k = { klen, (void *)(uintptr_t)key };
+    MDB_val v = { vlen, (void *)(uintptr_t)value };
 
     assert_int_equal(mdb_env_create(&env), 0);
     assert_int_equal(mdb_env_set_maxdbs(env, 16), 0);
     assert_int_equal(mdb_env_open(env, dir, 0, 0600), 0);
     assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
-    assert_int_equal(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
+    assert_int_equal(mdb_dbi_open(txn, db, 0, &dbi), 0);
     assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
     assert_int_equal(mdb_txn_commit(txn), 0);
     mdb_env_close(env);
+}
+
+static void set_raw_schema(const char *dir, const char *value)
+{
+    raw_put(dir, "meta", "schema", 6, value, strlen(value));
+}
+
+/* A damaged record is reported as STORE_EIO, never decoded into garbage. */
+static void test_corrupt_record(void **state)
+{
+    const char *dir = *state;
+    store_t *st = fx_open(dir, 0, 0, 0);
+    char good[MAILID_ID_LEN + 1], bad[MAILID_ID_LEN + 1];
+    struct store_mail_rec *rec;
+    struct store_list l;
+    struct store_query q = { .status = -1, .limit = 10 };
+
+    assert_non_null(st);
+    assert_int_equal(fx_put(st, T0, "alice@a.example", bob, 2, good), STORE_OK);
+    assert_int_equal(fx_put(st, T0 + 1, "alice@a.example", bob, 2, bad), STORE_OK);
+    store_close(st);
+    /* bad input: a mail record of an unknown version with junk after it */
+    raw_put(dir, "mails", bad, MAILID_ID_LEN, "\x09junk", 5);
+    st = fx_open(dir, 0, 0, 0);
+    assert_non_null(st);
+    assert_int_equal(store_get_mail(st, bad, &rec), STORE_EIO);
+    assert_null(rec);
+    assert_int_equal(store_mark_read(st, bad, "bob@a.example", T0, "api", NULL, NULL),
+                     STORE_OK);   /* the recipient entry itself is intact */
+    assert_int_equal(store_list(st, &q, &l), STORE_EIO);
+    assert_int_equal(l.n_mails, 0);
+    assert_int_equal(store_get_mail(st, good, &rec), STORE_OK);
+    store_mail_rec_free(rec);
+    /* bad input: a recipient entry cut short */
+    char key[MAILID_ID_LEN + 32];
+    memcpy(key, good, MAILID_ID_LEN);
+    memcpy(key + MAILID_ID_LEN, "bob@a.example", 13);
+    store_close(st);
+    raw_put(dir, "rcpts", key, MAILID_ID_LEN + 13, "\x01\x03", 2);
+    st = fx_open(dir, 0, 0, 0);
+    assert_non_null(st);
+    assert_int_equal(store_get_mail(st, good, &rec), STORE_EIO);
+    assert_int_equal(store_mark_read(st, good, "bob@a.example", T0, "api", NULL, NULL),
+                     STORE_EIO);
+    assert_int_equal(store_mark_read(st, good, "carol@a.example", T0, "api", NULL, NULL),
+                     STORE_OK);
+    store_close(st);
 }
 
 static void test_schema_newer_refused(void **state)
@@ -489,6 +538,7 @@ int main(void)
         T(test_map_resized_elsewhere),
         T(test_stale_readers_cleared),
         T(test_schema_newer_refused),
+        T(test_corrupt_record),
         T(test_open_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
