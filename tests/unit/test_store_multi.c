@@ -49,7 +49,12 @@ static const char *const rcpts8[N_THREADS + 1] = {
     "shared@a.example",
 };
 
-/* Even iterations read the thread's own recipient, odd ones the shared one. */
+/*
+ * Even iterations read the thread's own recipient, odd ones the shared one.
+ * Every 20th iteration also reports a recipient that was never recorded:
+ * it lands in the same batches as the good writes and must get its own
+ * STORE_ENORCPT without failing or undoing them.
+ */
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
@@ -57,6 +62,10 @@ static void *worker_main(void *arg)
         const char *r = (i & 1) ? rcpts8[N_THREADS] : rcpts8[w->n];
         if (store_mark_read(w->st, w->id, r, T0 + (uint64_t)i + 1, "api", NULL, NULL)
             != STORE_OK)
+            w->failures++;
+        if (i % 20 == 0 &&
+            store_mark_read(w->st, w->id, "ghost@a.example", T0, "api", NULL, NULL)
+            != STORE_ENORCPT)
             w->failures++;
     }
     return NULL;
