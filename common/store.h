@@ -138,6 +138,9 @@ struct store_query {
     size_t      limit;         /* 1..1000 */
     const char *cursor;        /* NULL, or next_cursor of the previous page */
 };
+/* since/until compare the time in the mail id.  A page is full unless it is
+ * the last one (next_cursor ""), so paging never ends on an empty page.
+ * A damaged record on the way fails the call with STORE_EIO (logged). */
 
 struct store_list {
     struct store_mail_rec *mails;   /* newest first */

@@ -7,6 +7,7 @@
 #include "store_gc.h"
 
 #include <pthread.h>
+#include <signal.h>
 #include <string.h>
 
 #include "log.h"
@@ -62,7 +63,13 @@ struct store_gc *store_gc_start(store_gc_run_fn run, void *ctx)
     gc->tail = &gc->head;
     gc->run = run;
     gc->ctx = ctx;
+    /* The committer takes no signals: daemons (libmilter's sigwait thread)
+     * expect process signals to reach only the thread that waits for them. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
     rc = pthread_create(&gc->thread, NULL, committer, gc);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc != 0) {
         log_error("store: cannot start the committer thread: %s", strerror(rc));
         pthread_cond_destroy(&gc->done);

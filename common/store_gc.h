@@ -9,6 +9,9 @@
  * the whole list to run(ctx, list) in one call.  run() must set op->result
  * for each op of the list; submit then returns that result to its caller.
  *
+ * The committer thread blocks every signal (it inherits a full mask), so
+ * opening a store does not change which thread a process signal reaches.
+ *
  * store_gc_stop() refuses new ops (STORE_ECLOSED), lets the committer finish
  * every op already queued, and joins it.  Ops are owned by their submitters
  * (normally on their stacks); the queue never frees them.

@@ -11,6 +11,7 @@
 
 #include <lmdb.h>
 #include <pthread.h>
+#include <dirent.h>
 #include <signal.h>
 #include <sys/wait.h>
 
@@ -105,6 +106,39 @@ static void test_threads_group_commit(void **state)
                   (unsigned long long)s.writes, (unsigned long long)s.commits,
                   (double)s.writes / (double)s.commits);
     assert_true(s.commits < s.writes);
+    store_close(st);
+}
+
+/* The committer thread blocks SIGTERM (and every signal), so a daemon's
+ * signal handling thread still gets them; the caller's mask is unchanged. */
+static void test_committer_blocks_signals(void **state)
+{
+    store_t *st = fx_open(*state, 1, 0, 0);
+    sigset_t cur;
+    int blocked_threads = 0;
+
+    assert_non_null(st);
+    pthread_sigmask(SIG_SETMASK, NULL, &cur);
+    assert_false(sigismember(&cur, SIGTERM));
+    DIR *d = opendir("/proc/self/task");
+    assert_non_null(d);
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        char path[300], line[128];
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof(path), "/proc/self/task/%s/status", e->d_name);
+        FILE *fp = fopen(path, "r");
+        if (fp == NULL)
+            continue;
+        while (fgets(line, sizeof(line), fp))
+            if (strncmp(line, "SigBlk:", 7) == 0) {
+                unsigned long long mask = strtoull(line + 7, NULL, 16);
+                blocked_threads += (mask >> (SIGTERM - 1)) & 1;
+            }
+        fclose(fp);
+    }
+    closedir(d);
+    assert_int_equal(blocked_threads, 1);
     store_close(st);
 }
 
@@ -540,6 +574,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         T(test_threads_group_commit),
+        T(test_committer_blocks_signals),
         T(test_two_processes),
         T(test_map_grows),
         T(test_map_full),
