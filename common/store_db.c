@@ -191,6 +191,10 @@ int store_db_mail_delete(store_t *st, MDB_txn *txn, const char *id)
     rc = store_db_mail_load(st, txn, id, &m);
     if (rc != 0)
         return rc;
+    if (!store_db_addr_ok(m.sender)) {
+        store_rec_mail_clear(&m);
+        return corrupt("mail", id);
+    }
     store_db_key_index(&key, m.sender, id);
     store_rec_mail_clear(&m);
     k = store_db_val(&key);
