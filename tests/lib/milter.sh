@@ -4,7 +4,8 @@
 #   milter_conf FILE SOCKET [STORE_DIR [EXTRA]]   write a one-server config
 #       (mx1 = this host hosts a.example and b.example, mx2 hosts c.example,
 #       trusted_networks 127.0.0.1/32 so 127.0.0.2 is an untrusted client,
-#       key $T/system.key, on_error $MILTER_ON_ERROR or accept); EXTRA is INI
+#       key $T/system.key, socket_mode 0666 so the MTA user can
+#       connect to a root-owned socket, on_error $MILTER_ON_ERROR or accept); EXTRA is INI
 #       text appended at the end (open your own section in it)
 #   milter_start CONF   run "$MILTER_BIN -f -c CONF" in the background, log to
 #                       $T/milter.log, wait until its socket accepts
@@ -34,6 +35,7 @@ domains = c.example
 
 [milter]
 socket   = $sock
+socket_mode = 0666
 on_error = ${MILTER_ON_ERROR:-accept}
 
 [store]
