@@ -46,6 +46,8 @@ struct ms_conn {
 static pthread_mutex_t cb_conf_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct conf *cb_conf;
 
+static int cb_active;            /* connections with a struct ms_conn */
+
 static pthread_mutex_t cb_store_lock = PTHREAD_MUTEX_INITIALIZER;
 static store_t *cb_store;
 static time_t cb_store_next_try;
@@ -130,6 +132,11 @@ void callbacks_close_store(void)
     pthread_mutex_unlock(&cb_store_lock);
 }
 
+int callbacks_active(void)
+{
+    return __atomic_load_n(&cb_active, __ATOMIC_SEQ_CST);
+}
+
 /* ---- per-connection state ---- */
 
 static void strv_push(struct strv *sv, const char *s)
@@ -175,6 +182,7 @@ static struct ms_conn *conn_get(SMFICTX *ctx)
         mc = xcalloc(1, sizeof(*mc));
         mc->conf = callbacks_get_conf();
         smfi_setpriv(ctx, mc);
+        __atomic_add_fetch(&cb_active, 1, __ATOMIC_SEQ_CST);
     }
     return mc;
 }
@@ -422,6 +430,7 @@ static sfsistat mlfi_close(SMFICTX *ctx)
             mc->conf = conf_unref(mc->conf);
         free(mc);
         smfi_setpriv(ctx, NULL);
+        __atomic_sub_fetch(&cb_active, 1, __ATOMIC_SEQ_CST);
     }
     return SMFIS_CONTINUE;
 }

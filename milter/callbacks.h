@@ -34,4 +34,7 @@ struct conf *callbacks_get_conf(void);      /* a new reference; conf_unref it */
 int callbacks_open_store(void);
 void callbacks_close_store(void);
 
+/* Connections currently open (between negotiation and close). */
+int callbacks_active(void);
+
 #endif

@@ -27,7 +27,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netdb.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <libmilter/mfapi.h>
@@ -38,6 +41,9 @@
 #include "mailid.h"
 #include "paths.h"
 #include "xmem.h"
+
+/* How long SIGTERM waits for open MTA connections to finish. */
+#define STOP_WAIT_MS 10000
 
 static volatile sig_atomic_t got_hup, got_term;
 static int sig_pipe[2] = { -1, -1 };
@@ -149,6 +155,54 @@ static int drop_privileges(const char *user, const char *sock_path)
     return 0;
 }
 
+/*
+ * libmilter's accept loop holds its listener mutex across a 5-second
+ * select(), and smfi_stop() waits for that mutex; a connection to our own
+ * socket ends the select at once.  Failure is harmless: the timeout still
+ * ends the loop.
+ */
+static void wake_listener(const char *spec)
+{
+    const char *path = unix_path(spec);
+    int fd;
+
+    if (path != NULL) {
+        struct sockaddr_un sun;
+        if (strlen(path) >= sizeof(sun.sun_path))
+            return;
+        memset(&sun, 0, sizeof(sun));
+        sun.sun_family = AF_UNIX;
+        memcpy(sun.sun_path, path, strlen(path) + 1);
+        if ((fd = socket(AF_UNIX, SOCK_STREAM, 0)) >= 0) {
+            (void)connect(fd, (struct sockaddr *)&sun, sizeof(sun));
+            close(fd);
+        }
+    } else if (strncmp(spec, "inet:", 5) == 0) {
+        const char *at = strchr(spec, '@');
+        struct addrinfo hints, *res = NULL;
+        char port[16];
+        if (at == NULL || (size_t)(at - spec - 5) >= sizeof(port))
+            return;
+        snprintf(port, sizeof(port), "%.*s", (int)(at - spec - 5), spec + 5);
+        memset(&hints, 0, sizeof(hints));
+        hints.ai_socktype = SOCK_STREAM;
+        if (getaddrinfo(at + 1, port, &hints, &res) != 0)
+            return;
+        if ((fd = socket(res->ai_family, SOCK_STREAM, 0)) >= 0) {
+            (void)connect(fd, res->ai_addr, res->ai_addrlen);
+            close(fd);
+        }
+        freeaddrinfo(res);
+    }
+}
+
+static void *stopper(void *arg)
+{
+    (void)arg;
+    smfi_stop();
+    return NULL;
+}
+
 static void *listener(void *arg)
 {
     int *rc = arg;
@@ -193,7 +247,7 @@ int main(int argc, char **argv)
     struct conf *conf;
     char *spec;
     const char *sock_path;
-    pthread_t lt;
+    pthread_t lt, st;
     sigset_t sigs;
     struct sigaction sa;
 
@@ -280,9 +334,24 @@ int main(int argc, char **argv)
         }
     }
     log_info("stopping");
-    smfi_stop();
-    pthread_join(lt, NULL);
-    callbacks_close_store();
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    if (pthread_create(&st, NULL, stopper, NULL) == 0) {
+        while (pthread_tryjoin_np(lt, NULL) == EBUSY) {
+            wake_listener(spec);
+            usleep(50 * 1000);
+        }
+        pthread_join(st, NULL);
+    } else {
+        smfi_stop();
+        pthread_join(lt, NULL);
+    }
+    /* Let connections in flight finish their message (bounded). */
+    for (int i = 0; i < STOP_WAIT_MS / 50 && callbacks_active() > 0; i++)
+        usleep(50 * 1000);
+    if (callbacks_active() == 0)
+        callbacks_close_store();
+    else
+        log_warn("%d connection(s) still open at exit", callbacks_active());
     if (sock_path)
         (void)unlink(sock_path);
     if (conf->milter_pid_file && conf->milter_pid_file[0])

@@ -5,7 +5,8 @@ dofile(LIB)
 
 local function wait_log(pattern, count)
   for _ = 1, 200 do
-    local n = tonumber(T.sh(string.format("grep -c %q %q", pattern, MLOG)))
+    local out = T.sh(string.format("grep -c %q %q", pattern, MLOG))
+    local n = tonumber(out)
     if n and n >= count then return end
     mt.sleep(0.1)
   end
