@@ -152,7 +152,7 @@ int decide(const struct decide_in *in, struct decide_out *out)
     char id[MAILID_ID_LEN + 1];
     struct addr xsender, sender;
     size_t keep_mi, keep_si, n_bad;
-    int rc;
+    int rc = ADDR_OK;
 
     memset(out, 0, sizeof(*out));
 
