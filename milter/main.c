@@ -4,8 +4,7 @@
  *   mailstate-milter [-c FILE] [-f] [-n]
  *
  * Startup: load the config (errors name file and line), open the socket
- * from [milter] socket ("unix:/path", "local:/path", "inet:PORT@HOST", or
- * Postfix's "inet:HOST:PORT"), removing a stale socket file, chmod it to
+ * from [milter] socket ("unix:/path" or "inet:PORT@HOST"), removing a stale socket file, chmod it to
  * socket_mode, write the PID file, drop privileges to [milter] user, open
  * the mail log (group commit), then serve.
  *
@@ -89,19 +88,6 @@ static struct conf *load_conf(const char *path, unsigned flags, int quiet)
     }
     free(errors);
     return c;
-}
-
-/* libmilter wants "inet:PORT@HOST"; Postfix users write "inet:HOST:PORT". */
-static char *milter_conn_spec(const char *sock)
-{
-    const char *rest, *colon;
-
-    if (strncmp(sock, "inet:", 5) == 0 && strchr(sock, '@') == NULL &&
-        (colon = strrchr(sock + 5, ':')) != NULL) {
-        rest = sock + 5;
-        return xasprintf("inet:%s@%.*s", colon + 1, (int)(colon - rest), rest);
-    }
-    return xstrdup(sock);
 }
 
 static const char *unix_path(const char *spec)
@@ -283,7 +269,7 @@ int main(int argc, char **argv)
     log_open("mailstate-milter", foreground, (enum log_level)conf->log_level);
     callbacks_set_conf(conf);
 
-    spec = milter_conn_spec(conf->milter_socket);
+    spec = xstrdup(conf->milter_socket);   /* conf checked its form */
     sock_path = unix_path(spec);
     if (smfi_register(callbacks_desc) != MI_SUCCESS)
         log_fatal("smfi_register failed");
