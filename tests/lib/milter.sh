@@ -6,7 +6,8 @@
 #       trusted_networks 127.0.0.1/32 so 127.0.0.2 is an untrusted client,
 #       key $T/system.key, socket_mode 0666 so the MTA user can
 #       connect to a root-owned socket, on_error $MILTER_ON_ERROR or accept); EXTRA is INI
-#       text appended at the end (open your own section in it)
+#       text appended at the end (open your own section in it);
+#       $MILTER_STORE_EXTRA goes inside [store] (e.g. "map_size = 1M")
 #   milter_start CONF   run "$MILTER_BIN -f -c CONF" in the background, log to
 #                       $T/milter.log, wait until its socket accepts
 #   milter_stop         SIGTERM, wait for exit; fails if it did not exit cleanly
@@ -40,6 +41,7 @@ on_error = ${MILTER_ON_ERROR:-accept}
 
 [store]
 path = $store
+${MILTER_STORE_EXTRA:-}
 EOF
         [ -z "${4:-}" ] || printf '%s\n' "$4"
     } > "$file"
