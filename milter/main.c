@@ -13,15 +13,19 @@
  * SIGHUP, SIGTERM and SIGINT unblocked with handlers; Linux delivers a
  * process-directed signal to the main thread when that thread does not block
  * it, so libmilter never sees them.  Every other thread is created with the
- * three signals blocked.  SIGHUP reloads (a bad config keeps the running
+ * three signals blocked, and smfi_main() (which starts libmilter's sigwait
+ * thread) only runs once the main thread has unblocked them, so a signal
+ * sent during startup cannot land in libmilter either.  SIGHUP reloads (a bad config keeps the running
  * one); SIGTERM/SIGINT call smfi_stop() and wait for connections to finish.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <getopt.h>
 #include <grp.h>
 #include <pthread.h>
 #include <pwd.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +50,7 @@
 
 static volatile sig_atomic_t got_hup, got_term;
 static int sig_pipe[2] = { -1, -1 };
+static sem_t listener_go;
 
 static void on_signal(int sig)
 {
@@ -182,6 +187,24 @@ static void wake_listener(const char *spec)
     }
 }
 
+/* 1 if something accepts connections on the unix socket path (a live milter). */
+static int unix_socket_live(const char *path)
+{
+    struct sockaddr_un sun;
+    int fd, live;
+
+    if (path == NULL || strlen(path) >= sizeof(sun.sun_path))
+        return 0;
+    memset(&sun, 0, sizeof(sun));
+    sun.sun_family = AF_UNIX;
+    memcpy(sun.sun_path, path, strlen(path) + 1);
+    if ((fd = socket(AF_UNIX, SOCK_STREAM, 0)) < 0)
+        return 0;
+    live = connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0;
+    close(fd);
+    return live;
+}
+
 static void *stopper(void *arg)
 {
     (void)arg;
@@ -193,6 +216,13 @@ static void *listener(void *arg)
 {
     int *rc = arg;
 
+    /*
+     * smfi_main() starts libmilter's sigwait thread; wait until the main
+     * thread has unblocked the signals, so a signal that arrived during
+     * startup goes to the main thread's handlers, not to libmilter.
+     */
+    while (sem_wait(&listener_go) != 0 && errno == EINTR)
+        ;
     *rc = smfi_main();
     /* tell the main thread, in case libmilter stopped on its own */
     got_term = 1;
@@ -228,6 +258,7 @@ static void reload(const char *path, unsigned flags)
 int main(int argc, char **argv)
 {
     const char *path = MAILSTATE_CONF_PATH;
+    static char abs_path[PATH_MAX];
     unsigned flags = CONF_MISSING_OK;
     int foreground = 0, check = 0, opt, mrc = MI_FAILURE;
     struct conf *conf;
@@ -257,6 +288,9 @@ int main(int argc, char **argv)
     }
     if ((conf = load_conf(path, flags, 0)) == NULL)
         return 1;
+    /* daemon() changes to /: keep an absolute path for SIGHUP reloads */
+    if (realpath(path, abs_path) != NULL)
+        path = abs_path;
     if (check) {
         printf("%s: configuration ok\n", conf->path);
         conf_unref(conf);
@@ -277,7 +311,9 @@ int main(int argc, char **argv)
         log_fatal("[milter] socket %s: not a socket libmilter accepts", conf->milter_socket);
     if (conf->milter_timeout > 0)
         smfi_settimeout(conf->milter_timeout);
-    /* 1 = remove a stale socket file left by a crash */
+    /* 1 = remove a stale socket file left by a crash - but not a live one */
+    if (unix_socket_live(sock_path))
+        log_fatal("%s: another milter is listening there", sock_path);
     if (smfi_opensocket(1) != MI_SUCCESS)
         log_fatal("cannot open milter socket %s", conf->milter_socket);
     if (sock_path && chmod(sock_path, (mode_t)conf->milter_socket_mode) != 0)
@@ -304,9 +340,11 @@ int main(int argc, char **argv)
     sigaddset(&sigs, SIGINT);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     (void)callbacks_open_store();
+    sem_init(&listener_go, 0, 0);
     if (pthread_create(&lt, NULL, listener, &mrc) != 0)
         log_fatal("cannot start the listener thread");
     pthread_sigmask(SIG_UNBLOCK, &sigs, NULL);
+    sem_post(&listener_go);
     log_info("listening on %s (config %s)", conf->milter_socket, conf->path);
 
     while (!got_term) {

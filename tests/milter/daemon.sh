@@ -39,6 +39,13 @@ if milter_start "$T/m.conf"; then
     t_ok "starts over a stale socket file"
     t_check "socket mode is socket_mode (666)" [ "$(stat -c %a "$T/m.sock")" = 666 ]
     t_check "PID file holds the daemon's PID" [ "$(cat "$T/m.pid" 2>/dev/null)" = "$MILTER_PID" ]
+    # bad input: a second instance on the same socket must not steal it
+    if "$MILTER_BIN" -f -c "$T/m.conf" >>"$T/second.log" 2>&1; then
+        t_fail "second instance on a live socket started"
+    else
+        t_check "second instance refuses a live socket" grep -q "another milter" "$T/second.log"
+    fi
+    t_check "first instance still accepts" milter_accepts "unix:$T/m.sock"
     if milter_stop; then t_ok "SIGTERM: exit status 0"; else t_fail "SIGTERM: exit status"; fi
     t_check "socket removed at exit" [ ! -e "$T/m.sock" ]
     t_check "PID file removed at exit" [ ! -e "$T/m.pid" ]
