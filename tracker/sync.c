@@ -425,6 +425,15 @@ static const char *sync_domain(const char *addr_key)
     return at ? at + 1 : "";
 }
 
+const char *sync_home_peer(const msys_t *ms, const char *sender_key)
+{
+    const char *home = msys_domain_server(ms, sync_domain(sender_key));
+
+    if (home == NULL || strcmp(home, msys_this_server(ms)) == 0)
+        return NULL;
+    return home;
+}
+
 /* Is the entry one this server may take from peer? SYNC_R_COUNT if so. */
 static enum sync_reason sync_entry_allowed(sync_receiver_t *r, const char *peer,
                                            const struct sync_entry *e)

@@ -53,6 +53,7 @@
 
 #include "conf.h"
 #include "mailid.h"
+#include "msys.h"
 #include "store.h"
 
 #define SYNC_PATH            "/v1/sync"
@@ -131,6 +132,13 @@ void sync_batch_clear(struct sync_batch *b);
 
 /* The body for n outbox items (caller frees); never NULL. */
 char *sync_encode(const struct store_outbox_item *items, size_t n);
+
+/*
+ * The peer a read of a mail from sender_key must be forwarded to: the server
+ * hosting the sender's domain when that is another server of the system,
+ * else NULL (sender local or outside the system).  Owned by ms.
+ */
+const char *sync_home_peer(const msys_t *ms, const char *sender_key);
 
 /* ---- receiving ---- */
 
