@@ -5,5 +5,5 @@ if(TARGET mailstate-milter AND TARGET mailstate-tracker)
   add_test(NAME e2e/multi COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/multi.sh)
   set_tests_properties(e2e/multi PROPERTIES
     TIMEOUT 300
-    ENVIRONMENT "MILTER_BIN=$<TARGET_FILE:mailstate-milter>;TRACKER_BIN=$<TARGET_FILE:mailstate-tracker>;MAILSTATE_TEST_TMP=${CMAKE_BINARY_DIR}/tmp")
+    ENVIRONMENT "MILTER_BIN=$<TARGET_FILE:mailstate-milter>;TRACKER_BIN=$<TARGET_FILE:mailstate-tracker>")
 endif()

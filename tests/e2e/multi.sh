@@ -24,6 +24,9 @@ t_init multi
 : "${MILTER_BIN:?}" "${TRACKER_BIN:?}"
 command -v swaks >/dev/null || { echo "swaks missing"; exit 1; }
 
+# A failed precondition ends the test (t_fail only counts).
+fatal() { t_fail "$*"; t_summary; exit 1; }
+
 KEY=$T/system.key
 t_key "$KEY"
 TOKEN=multi-test-token-0123456789abcdef
@@ -58,8 +61,9 @@ domains = c.example
 tracker = $(url mx2)
 
 [milter]
-socket   = unix:$d/run/milter.sock
-on_error = accept
+socket      = unix:$d/run/milter.sock
+socket_mode = 0666
+on_error    = accept
 
 [tracker]
 listen = ${IP[$n]}:${HTTP[$n]}
@@ -97,7 +101,7 @@ healthy() { curl -sf -o /dev/null "$(url "$1")/healthz"; }
 
 start_tracker() {
     start_daemon tracker "$1"
-    t_wait healthy "$1" || t_fail "$1: tracker did not come up (see $T/$1/tracker.log)"
+    t_wait healthy "$1" || fatal "$1: tracker did not come up (see $T/$1/tracker.log)"
 }
 
 # ---- private Postfix per server ----
@@ -130,14 +134,14 @@ pf_start() {      # NAME
         smtp_host_lookup=native smtp_dns_support_level=disabled \
         "smtpd_milters=unix:$T/$n/run/milter.sock" \
         "non_smtpd_milters=unix:$T/$n/run/milter.sock" \
-        milter_default_action=accept \
+        milter_default_action=accept milter_protocol=6 smtpd_peername_lookup=no \
         biff=no relay_domains= delay_warning_time=0 \
         queue_run_delay=1s minimal_backoff_time=1s maximal_backoff_time=2s
     sed -i '/^smtp      inet/d' "$d/master.cf"
     echo "${IP[$n]}:${SMTP[$n]} inet n - n - - smtpd" >> "$d/master.cf"
     postconf -c "$d" -F '*/*/chroot = n'
     postfix -c "$d" start >/dev/null 2>&1 ||
-        { script -qc "postfix -c $d check" /dev/null; t_fail "$n: postfix did not start"; }
+        { script -qc "postfix -c $d check" /dev/null; fatal "$n: postfix did not start"; }
 }
 
 pf_stop() {
@@ -155,15 +159,13 @@ cleanup_multi() {
         stop_daemon tracker "$n"
     done
 }
-t_on_exit cleanup_multi
+t_defer cleanup_multi
 
 delivered() {     # NAME USER COUNT: at least COUNT messages in USER's Maildir
     [ "$(find "$T/$1/mail/$2/new" -type f 2>/dev/null | wc -l)" -ge "$3" ]
 }
 
-header() {        # FILE NAME: first value of header NAME
-    awk -v h="$2" 'BEGIN{IGNORECASE=1} /^$/{exit} tolower($0) ~ "^"tolower(h)":" {sub(/^[^:]*:[ \t]*/, ""); print; exit}' "$1"
-}
+header() { t_header "$1" "$2" | head -n1; }   # FILE NAME: first value
 
 # ---- HTTP helpers ----
 
@@ -216,33 +218,32 @@ post_sync() {     # TS SERVER SIG BODY: POST to mx1's /v1/sync, prints the HTTP 
 for n in mx1 mx2; do
     write_conf "$n"
     "$TRACKER_BIN" -n -c "$T/$n/mailstate.conf" > "$T/$n/check.out" 2>&1 ||
-        { cat "$T/$n/check.out"; t_fail "$n: config refused"; }
+        { cat "$T/$n/check.out"; fatal "$n: config refused"; }
 done
 for n in mx1 mx2; do
     start_daemon milter "$n"
-    t_wait test -S "$T/$n/run/milter.sock" || t_fail "$n: milter socket missing"
+    t_wait test -S "$T/$n/run/milter.sock" || fatal "$n: milter socket missing"
     start_tracker "$n"
     pf_start "$n"
 done
-listening() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
-t_wait listening 127.0.0.1 "$SMTP1" || t_fail "mx1: smtpd not listening"
-t_wait listening 127.0.0.2 "$SMTP2" || t_fail "mx2: smtpd not listening"
+t_wait t_port_open "$SMTP1" 127.0.0.1 || fatal "mx1: smtpd not listening"
+t_wait t_port_open "$SMTP2" 127.0.0.2 || fatal "mx2: smtpd not listening"
 
 send() {          # SUBJECT
     swaks --silent 2 --server "127.0.0.1:$SMTP1" -f alice@a.example \
         -t bob@c.example,dave@a.example --h-Subject "$1" >> "$T/swaks.log" 2>&1 ||
-        t_fail "swaks: $1 not accepted"
+        fatal "swaks: $1 not accepted"
 }
 
 # ---- 1. relay path ----
 
 send "first"
-t_wait delivered mx1 dave 1 || t_fail "dave@a.example: not delivered at mx1"
-t_wait delivered mx2 bob 1 || t_fail "bob@c.example: not delivered at mx2"
+t_wait delivered mx1 dave 1 || fatal "dave@a.example: not delivered at mx1"
+t_wait delivered mx2 bob 1 || fatal "bob@c.example: not delivered at mx2"
 F1=$(find "$T/mx1/mail/dave/new" -type f | head -1)
 F2=$(find "$T/mx2/mail/bob/new" -type f | head -1)
 MID1=$(header "$F1" X-Mail-Id)
-[ -n "$MID1" ] && t_ok "mx1 tagged the mail: $MID1" || t_fail "no X-Mail-Id at mx1"
+[ -n "$MID1" ] && t_ok "mx1 tagged the mail: $MID1" || fatal "no X-Mail-Id at mx1"
 [ "$(header "$F2" X-Mail-Id)" = "$MID1" ] &&
     t_ok "mx2's copy carries the same X-Mail-Id" ||
     t_fail "mx2's copy: X-Mail-Id '$(header "$F2" X-Mail-Id)' != '$MID1'"
@@ -279,12 +280,12 @@ is_status mx1 "$ID1" dave@a.example sent && t_ok "dave@a.example still sent" ||
 # ---- 3. outage of mx1's tracker ----
 
 send "second"
-t_wait delivered mx2 bob 2 || t_fail "second mail not delivered at mx2"
+t_wait delivered mx2 bob 2 || fatal "second mail not delivered at mx2"
 F2b=$(ls -t "$T"/mx2/mail/bob/new/* | head -1)
 MID2=$(header "$F2b" X-Mail-Id)
 ID2=${MID2%%.*}
-[ "$ID2" != "$ID1" ] && [ -n "$ID2" ] || t_fail "second mail id '$MID2'"
-t_wait is_status mx1 "$ID2" bob@c.example sent || t_fail "mx1 did not record the second mail"
+[ "$ID2" != "$ID1" ] && [ -n "$ID2" ] || fatal "second mail id '$MID2'"
+t_wait is_status mx1 "$ID2" bob@c.example sent || fatal "mx1 did not record the second mail"
 
 stop_daemon tracker mx1
 out_start=$(now_ms)
