@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <jansson.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sodium.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -303,6 +304,7 @@ fwd_t *fwd_start(struct conf *conf, store_t *st, const struct fwd_opts *opts)
     const msys_t *ms = conf->msys;
     const char *me = msys_this_server(ms);
     pthread_condattr_t ca;
+    sigset_t all, old;
 
     pthread_once(&fwd_curl_once, fwd_curl_init);
     if (opts)
@@ -347,6 +349,9 @@ fwd_t *fwd_start(struct conf *conf, store_t *st, const struct fwd_opts *opts)
             len--;
         p->url = xasprintf("%.*s%s", (int)len, url, SYNC_PATH);
     }
+    /* the threads block every signal: SIGTERM/SIGHUP belong to the main thread */
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
     for (size_t i = 0; i < f->n_peers; i++) {
         struct fwd_peer *p = &f->peers[i];
         int rc = pthread_create(&p->thread, NULL, fwd_thread, p);
@@ -355,6 +360,7 @@ fwd_t *fwd_start(struct conf *conf, store_t *st, const struct fwd_opts *opts)
                       strerror(rc));
         p->started = 1;
     }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     return f;
 }
 
