@@ -148,16 +148,17 @@ static int api_parse_addr(const char *field, const char *s, struct addr *a,
     return 0;
 }
 
-/* Checks everything in the body of a read notification; 0 or -1 (resp set). */
+/* A read notification, checked; owns its data (the JSON is freed early). */
 struct api_read {
     struct addr sender, rcpt;
     char        id[MAILID_ID_LEN + 1];
     char        value[MAILID_VALUE_LEN + 1];   /* canonical ID.TAG */
-    const char *via;
+    char        via[sizeof ((struct store_rcpt *)0)->via];  /* copied: the JSON is freed */
     int         deleted;                       /* event deleted_unread */
     uint64_t    when_ms;
 };
 
+/* Checks everything in the body of a read notification; 0 or -1 (resp set). */
 static int api_read_parse(const struct api_ctx *ctx, const struct api_req *req,
                           json_t *root, struct api_read *rd, struct api_resp *resp)
 {
@@ -205,12 +206,14 @@ static int api_read_parse(const struct api_ctx *ctx, const struct api_req *req,
     }
     snprintf(rd->value, sizeof rd->value, "%s.%s", rd->id, tag);
 
-    rd->via = via ? via : "api";
-    if (!api_via_valid(rd->via)) {
+    if (via == NULL)
+        via = "api";
+    if (!api_via_valid(via)) {
         api_error(resp, 400, "bad_field",
                   "via must be 1-15 characters of a-z 0-9 _ -");
         return -1;
     }
+    memcpy(rd->via, via, strlen(via) + 1);
     if (event == NULL || strcmp(event, "read") == 0) {
         rd->deleted = 0;
     } else if (strcmp(event, "deleted_unread") == 0) {

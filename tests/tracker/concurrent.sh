@@ -16,11 +16,13 @@ N=$TRACKER_TOKEN_NOTIFY Q=$TRACKER_TOKEN_QUERY
 # 16 clients x 25 reads of bob, each client on one keep-alive connection.
 read_body "$M" alice@a.example bob@a.example > "$T/bob.json"
 urls=()
-for i in $(seq 25); do urls+=("$TRACKER_URL/v1/reads"); done
+for i in $(seq 25); do urls+=(-o /dev/null "$TRACKER_URL/v1/reads"); done
+pids=()
 for c in $(seq 16); do
-    curl -s -o /dev/null -w '%{http_code}\n' -H "Authorization: Bearer $N" \
+    curl -s -w '%{http_code}\n' -H "Authorization: Bearer $N" \
          -H 'Content-Type: application/json' --data-binary @"$T/bob.json" \
          "${urls[@]}" > "$T/codes.$c" &
+    pids+=($!)
 done
 # Queries at the same time.
 for c in $(seq 4); do
@@ -28,8 +30,9 @@ for c in $(seq 4); do
         curl -s -o /dev/null -w '%{http_code}\n' -H "Authorization: Bearer $Q" \
              "$TRACKER_URL/v1/mails/${M%%.*}"
     done > "$T/qcodes.$c" &
+    pids+=($!)
 done
-wait
+wait "${pids[@]}"
 ok=$(cat "$T"/codes.* | grep -c '^200$')
 [ "$ok" = 400 ] && t_ok "400 concurrent reads of one entry all answered 200" ||
     t_fail "only $ok of 400 concurrent reads answered 200: $(sort "$T"/codes.* | uniq -c)"

@@ -19,6 +19,7 @@ call() {
 }
 
 expect() {
+    [ -n "${T_DEBUG:-}" ] && echo "$BODY" >&2
     local msg=$1 code=$2 filter=${3:-}
     if [ "$CODE" != "$code" ]; then
         t_fail "$msg: status $CODE, want $code; body: $BODY"

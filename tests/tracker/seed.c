@@ -8,7 +8,7 @@
  * Records -m mails (default 1) from SENDER (default alice@a.example), each
  * with the -r recipients plus N generated ones (u0@a.example ... with -R N),
  * created AGE_S seconds ago (default 0), recipients on server SERVER
- * (default mx1).  Prints one line per mail: the X-Mail-Id value ID.TAG.
+ * (default mx1; "-r ADDR=SRV" puts one recipient on server SRV).  Prints one line per mail: the X-Mail-Id value ID.TAG.
  * Exit 0, or 1 with a message on stderr.
  */
 #include <stdio.h>
@@ -92,7 +92,13 @@ int main(int argc, char **argv)
     struct store_rcpt *rcpts = xcalloc(n_rcpts, sizeof *rcpts);
     for (size_t i = 0; i < n_rcpts; i++) {
         struct addr a;
+        const char *srv = server;
         if (i < n_in) {
+            char *eq = strchr(rcpt_in[i], '=');
+            if (eq != NULL) {
+                *eq = '\0';
+                srv = eq + 1;
+            }
             seed_addr(rcpt_in[i], &a);
         } else {
             char *s = xasprintf("u%zu@a.example", i - n_in);
@@ -100,7 +106,7 @@ int main(int argc, char **argv)
             free(s);
         }
         rcpts[i].address = xstrdup(a.key);
-        rcpts[i].server = xstrdup(server);
+        rcpts[i].server = xstrdup(srv);
         rcpts[i].status = STORE_SENT;
     }
 
