@@ -440,6 +440,8 @@ int http_start(const struct http_opts *opts, const struct api_ctx *ctx,
         flags |= MHD_USE_IPv6;
     h->mhd = MHD_start_daemon(
         flags, 0, NULL, NULL, http_access, h,
+        /* First, so that MHD's own start-up complaints come through it. */
+        MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, h,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)(threads > 1 ? threads : 0),
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, opts->max_header,
@@ -449,7 +451,6 @@ int http_start(const struct http_opts *opts, const struct api_ctx *ctx,
         MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1,
         MHD_OPTION_URI_LOG_CALLBACK, http_uri_cb, h,
         MHD_OPTION_NOTIFY_COMPLETED, http_completed, h,
-        MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, h,
         MHD_OPTION_END);
     if (h->mhd == NULL) {
         snprintf(err, errlen, "cannot listen on %s (in use, or not an address of this host)",

@@ -13,12 +13,12 @@ M=$(seed -s alice@a.example -R 1600) || t_fail "seed"
 ID=${M%%.*}
 N=$TRACKER_TOKEN_NOTIFY Q=$TRACKER_TOKEN_QUERY
 
-# writer K STEP FIRST: post reads of uFIRST, uFIRST+STEP, ... appending each
+# writer K STEP FIRST END: post reads of uFIRST, uFIRST+STEP, ... < uEND, appending each
 # acknowledged recipient to $T/acked.K; stops at the first failure.
 writer() {
-    local k=$1 i=$3 end=$(($3 + 800)) code
+    local k=$1 i=$3 end=$4 code
     while [ "$i" -lt "$end" ]; do
-        code=$(read_body "$M" alice@a.example "u$i@a.example" |
+        code=$(printf '{"mail_id":"%s","sender":"alice@a.example","recipient":"u%d@a.example"}' "$M" "$i" |
                curl -s -o "$T/resp.$k" -w '%{http_code}' --max-time 20 \
                     -H "Authorization: Bearer $N" -H 'Content-Type: application/json' \
                     --data-binary @- "$TRACKER_URL/v1/reads")
@@ -38,7 +38,7 @@ for round in kill term; do
     base=$([ $round = kill ] && echo 0 || echo 800)
     pids=()
     for k in $(seq 0 7); do
-        writer "$k" 8 $((base + k)) &
+        writer "$k" 8 $((base + k)) $((base + 800)) &
         pids+=($!)
     done
     t_wait enough_acked || t_fail "$round: writes do not get through"
