@@ -17,6 +17,7 @@
 #include "mailid.h"
 #include "metrics.h"
 #include "msys.h"
+#include "peer.h"
 #include "render.h"
 #include "route.h"
 #include "xmem.h"
@@ -295,6 +296,8 @@ static void api_reads(const struct api_ctx *ctx, const struct api_req *req,
         return;
     }
     metrics_recorded(rd.deleted ? METRICS_DELETED_UNREAD : METRICS_READ);
+    if (forward_to != NULL)
+        peer_kick(forward_to);          /* wake the forwarder for that peer */
     o = json_pack("{s:b, s:s, s:s, s:o}", "recorded", 1, "mail_id", rd.value,
                   "event", rd.deleted ? "deleted_unread" : "read",
                   "recipient", render_rcpt(&after));
