@@ -455,12 +455,16 @@ void fwd_metrics_write(fwd_t *f, FILE *fp)
         for (size_t i = 0; i < f->n_peers; i++) {
             uint64_t v[] = {
                 s[i].depth,
-                s[i].oldest_ms && now > s[i].oldest_ms ? (now - s[i].oldest_ms) / 1000 : 0,
+                s[i].oldest_ms && now > s[i].oldest_ms ? now - s[i].oldest_ms : 0,
                 s[i].parked_total, s[i].attempts, s[i].failures, s[i].sent,
                 s[i].refused, s[i].parked,
             };
-            fprintf(fp, "%s{peer=\"%s\"} %" PRIu64 "\n", m[k].name,
-                    f->peers[i].name, v[k]);
+            if (k == 1)     /* an age: seconds with milliseconds */
+                fprintf(fp, "%s{peer=\"%s\"} %" PRIu64 ".%03u\n", m[k].name,
+                        f->peers[i].name, v[k] / 1000, (unsigned)(v[k] % 1000));
+            else
+                fprintf(fp, "%s{peer=\"%s\"} %" PRIu64 "\n", m[k].name,
+                        f->peers[i].name, v[k]);
         }
     }
     xfree(s);

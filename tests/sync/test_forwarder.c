@@ -266,7 +266,7 @@ static void test_deliver(void **state)
     fclose(fp);
     assert_non_null(strstr(buf, "mailstate_outbox_depth{peer=\"mx1\"} 0\n"));
     assert_non_null(strstr(buf, "mailstate_forward_items_sent_total{peer=\"mx1\"} 3\n"));
-    assert_non_null(strstr(buf, "mailstate_outbox_oldest_age_seconds{peer=\"mx3\"} 0\n"));
+    assert_non_null(strstr(buf, "mailstate_outbox_oldest_age_seconds{peer=\"mx3\"} 0.000\n"));
     assert_null(strstr(buf, "peer=\"mx2\""));     /* never a peer of itself */
     free(buf);
 }
