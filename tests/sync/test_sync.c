@@ -522,6 +522,49 @@ static void test_handle_refused_entries(void **state)
     assert_int_equal(e.status, STORE_READ);
 }
 
+/* A batch bigger than the worker count: every entry merged or refused
+   exactly once, whatever thread took it. */
+static void test_handle_large_batch(void **state)
+{
+    struct rx *x = *state;
+    static const char *const rcpts[] = { "bob@c.example" };
+    static const char *const servers[] = { "mx2" };
+    char ids[40][MAILID_ID_LEN + 1], *reply = NULL;
+    size_t len = 0, cap = 50 * 300;
+    char *body = xmalloc(cap);
+    uint64_t norcpt = sync_refused_count(SYNC_R_UNKNOWN_RECIPIENT);
+
+    len += (size_t)snprintf(body, cap, "{\"entries\":[");
+    for (int i = 0; i < 40; i++) {
+        ids[i][0] = '\0';
+        fx_mail(x->st, "alice@a.example", ids[i], rcpts, servers, 1);
+        len += (size_t)snprintf(body + len, cap - len,
+            "%s{\"mail_id\":\"%s\",\"sender\":\"alice@a.example\",\"recipient\":"
+            "\"bob@c.example\",\"status\":\"read\",\"first_read\":%d,\"last_read\":%d,"
+            "\"read_count\":%d,\"via\":\"imap\"}", i ? "," : "", ids[i], 1000 + i,
+            2000 + i, 1 + i % 3);
+        if (i % 4 == 0)     /* and one for a recipient never recorded */
+            len += (size_t)snprintf(body + len, cap - len,
+                ",{\"mail_id\":\"%s\",\"sender\":\"alice@a.example\",\"recipient\":"
+                "\"carol@c.example\",\"status\":\"read\",\"first_read\":1,\"last_read\":1,"
+                "\"read_count\":1,\"via\":\"imap\"}", ids[i]);
+    }
+    snprintf(body + len, cap - len, "]}");
+    assert_int_equal(rx_post(x, "mx2", 1764325200, 1764325200, body, &reply), 200);
+    assert_string_equal(reply, "{\"merged\":40,\"refused\":10}");
+    assert_true(sync_refused_count(SYNC_R_UNKNOWN_RECIPIENT) - norcpt == 10);
+    for (int i = 0; i < 40; i++) {
+        struct store_rcpt e = fx_entry(x->st, ids[i], "bob@c.example");
+        assert_int_equal(e.status, STORE_READ);
+        assert_true(e.first_read_ms == (uint64_t)(1000 + i));
+        assert_true(e.last_read_ms == (uint64_t)(2000 + i));
+        assert_int_equal(e.read_count, 1 + i % 3);
+        assert_int_equal(fx_entry(x->st, ids[i], "carol@c.example").status, -1);
+    }
+    xfree(reply);
+    xfree(body);
+}
+
 /* Where a read of a sender's mail must go. */
 static void test_home_peer(void **state)
 {
@@ -568,6 +611,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_replay_memory_full, rx_setup, rx_teardown),
         cmocka_unit_test_setup_teardown(test_handle_merge, rx_setup, rx_teardown),
         cmocka_unit_test_setup_teardown(test_handle_refused_entries, rx_setup, rx_teardown),
+        cmocka_unit_test_setup_teardown(test_handle_large_batch, rx_setup, rx_teardown),
         cmocka_unit_test_setup_teardown(test_home_peer, rx_setup, rx_teardown),
         cmocka_unit_test(test_metrics_text),
     };
