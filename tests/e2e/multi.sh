@@ -259,6 +259,9 @@ MID1=$(header "$F1" X-Mail-Id)
     t_fail "mx2's copy: X-Mail-Id '$(header "$F2" X-Mail-Id)' != '$MID1'"
 [ "$(grep -ci '^X-Mail-Id:' "$F2")" = 1 ] && t_ok "exactly one X-Mail-Id at mx2" ||
     t_fail "mx2's copy has $(grep -ci '^X-Mail-Id:' "$F2") X-Mail-Id headers"
+[ "$(header "$F2" X-Sender)" = alice@a.example ] && [ "$(t_header "$F2" X-Sender | wc -l)" = 1 ] &&
+    t_ok "mx2's copy carries one X-Sender: alice@a.example" ||
+    t_fail "mx2's copy: X-Sender '$(t_header "$F2" X-Sender | tr '\n' ' ')'"
 ID1=${MID1%%.*}
 is_status mx1 "$ID1" bob@c.example sent && is_status mx1 "$ID1" dave@a.example sent &&
     t_ok "mx1 recorded bob@c.example and dave@a.example as sent" ||
