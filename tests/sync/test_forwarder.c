@@ -36,7 +36,9 @@ struct srv {
     struct MHD_Daemon *d;
     unsigned short     port;
     sync_receiver_t   *rx;
-    atomic_int         fail_first;   /* answer 503 to this many requests */
+    atomic_int         fail_first;   /* answer fail_code to this many requests */
+    int                fail_code;    /* 0 = 503 */
+    int                one_only;     /* 413 for a body with more than one entry */
     char               poison[MAILID_ID_LEN + 1];  /* 422 if the body names it */
     atomic_int         requests;
 };
@@ -45,6 +47,12 @@ struct req {
     char  *body;
     size_t len;
 };
+
+static int more_than_one(const char *body)
+{
+    const char *first = body ? strstr(body, "\"mail_id\"") : NULL;
+    return first != NULL && strstr(first + 1, "\"mail_id\"") != NULL;
+}
 
 static enum MHD_Result srv_handler(void *cls, struct MHD_Connection *c,
                                    const char *url, const char *method,
@@ -74,8 +82,11 @@ static enum MHD_Result srv_handler(void *cls, struct MHD_Connection *c,
     atomic_fetch_add(&s->requests, 1);
     if (atomic_load(&s->fail_first) > 0) {
         atomic_fetch_sub(&s->fail_first, 1);
-        status = 503;
+        status = s->fail_code ? s->fail_code : 503;
         reply = strdup("{\"error\":\"busy\"}");
+    } else if (s->one_only && more_than_one(rq->body)) {
+        status = 413;
+        reply = strdup("{\"error\":\"too_large\"}");
     } else if (s->poison[0] && rq->body && strstr(rq->body, s->poison)) {
         status = 422;
         reply = strdup("{\"error\":\"bad_body\"}");
@@ -310,6 +321,41 @@ static void test_5xx_retried(void **state)
     assert_true(fx_stats(x).parked == 0);
 }
 
+/* 429 (and 408, 409) are not final: retried, never parked. */
+static void test_429_retried(void **state)
+{
+    struct fx *x = *state;
+
+    atomic_store(&x->srv.fail_first, 3);
+    x->srv.fail_code = 429;
+    srv_start(&x->srv);
+    fx_reads(x, 2);
+    x->fwd = fwd_start(x->conf2, x->st2, &x->o);
+    WAIT_FOR(fx_depth(x) == 0);
+    assert_int_equal(fx_depth(x), 0);
+    assert_true(fx_stats(x).failures == 3);
+    assert_true(fx_stats(x).parked == 0);
+    assert_true(fx_home_read(x, 0) && fx_home_read(x, 1));
+}
+
+/* A peer whose body limit takes one entry only (413 for more): the forwarder
+   goes one at a time and everything arrives, nothing parked. */
+static void test_413_one_at_a_time(void **state)
+{
+    struct fx *x = *state;
+
+    x->srv.one_only = 1;
+    srv_start(&x->srv);
+    fx_reads(x, 3);
+    x->fwd = fwd_start(x->conf2, x->st2, &x->o);
+    WAIT_FOR(fx_depth(x) == 0);
+    assert_int_equal(fx_depth(x), 0);
+    assert_true(fx_stats(x).parked == 0);
+    assert_true(fx_stats(x).sent == 3);
+    for (size_t i = 0; i < 3; i++)
+        assert_true(fx_home_read(x, i));
+}
+
 /* A forwarder signing with the wrong key gets 401: parked, not retried
    forever; the home server changes nothing. */
 static void test_bad_key_parked(void **state)
@@ -400,6 +446,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_deliver, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_peer_down_restart_up, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_5xx_retried, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_429_retried, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_413_one_at_a_time, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_bad_key_parked, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_poison_isolated, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_kick_wakes, fx_setup, fx_teardown),
