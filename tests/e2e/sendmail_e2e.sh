@@ -25,7 +25,7 @@ trap cleanup EXIT
 # --- mail flows, no milter at all -------------------------------------------
 mta_start "$T/plain" "$(port)" "" || { echo "Sendmail did not start"; exit 1; }
 mta_send alice@a.example bob@a.example carol@a.example && ok "swaks: 250 for two recipients" ||
-    bad "swaks failed: $(tail -5 "$T/plain/swaks.log")"
+    bad "swaks failed"
 mta_wait_delivered 2 && ok "two deliveries logged" || bad "deliveries missing"
 b=$(mta_messages bob) c=$(mta_messages carol)
 [ "$(echo "$b" | grep -c .)" = 1 ] && [ "$(echo "$c" | grep -c .)" = 1 ] &&
@@ -50,6 +50,15 @@ qd=$(mta_queue_id "$d")
     ok "queue id $qd from Sendmail's own line, not the forged one" || bad "queue id [$qd]"
 grep -q '127\.0\.0\.2' "$d" && ok "Received names client 127.0.0.2" || bad "no 127.0.0.2 in $d"
 
+# Another local domain and an outside one: b.example is stored, c.example
+# (not local) goes to the discarding "ext" mailer; both count as deliveries.
+mta_send carol@a.example dave@b.example x@c.example && ok "b.example + c.example accepted" ||
+    bad "swaks to b.example/c.example failed"
+mta_wait_delivered 5 && ok "b.example and c.example deliveries logged" || bad "deliveries: $(cat "$MTA_DIR/delivered.log")"
+[ "$(mta_messages dave | grep -c .)" = 2 ] && ok "dave@b.example stored with dave" || bad "dave has: $(mta_messages dave)"
+grep -q '^external x@c.example' "$MTA_DIR/delivered.log" && ok "x@c.example went to the ext mailer" ||
+    bad "delivered.log: $(cat "$MTA_DIR/delivered.log")"
+
 ns=$MTA_NS
 mta_stop
 left=$(for p in /proc/[0-9]*; do [ "$(readlink "$p/ns/uts" 2>/dev/null)" = "$ns" ] && echo "${p#/proc/}"; done)
@@ -62,7 +71,7 @@ grep -q '^Xmailstate, S=unix:'"$T"'/nobody-listens.sock, T=' "$T/down/sendmail.c
     ok "cf has the milter line from packaging/sendmail/mailstate.mc" ||
     bad "milter line missing: $(grep '^X' "$T/down/sendmail.cf")"
 mta_send alice@a.example bob@a.example && ok "swaks: accepted with the milter down" ||
-    bad "rejected with the milter down: $(tail -5 "$T/down/swaks.log")"
+    bad "rejected with the milter down"
 mta_wait_delivered 1 && ok "delivered with the milter down" || bad "not delivered with the milter down"
 mta_stop
 
