@@ -9,6 +9,11 @@
 #   mta_wait_delivered N               N local deliveries in total (per recipient)
 #   mta_messages USER                  delivered message files, oldest first
 #   mta_queue_id FILE                  Sendmail's queue id of a delivered message
+#   mta_submit FROM RCPT... < MESSAGE  (optional in the contract) local
+#                                      submission the Sendmail way: the MSP
+#                                      (sendmail -C submit.cf, FEATURE(msp))
+#                                      relays it over SMTP from 127.0.0.1 to
+#                                      the MTA, whose milter sees it
 #   mta_stop                           stop, wait until no process of it is left
 #
 # Debian's sendmail packages conflict with postfix, so nothing is installed:
@@ -127,6 +132,28 @@ R\$* < @ \$+ > \$*	\$#ext \$@ \$2 \$: \$1 < @ \$2 > \$3
 EOF
 }
 
+# _sm_submit_mc DIR PORT — the MSP's .mc (like Debian's submit.mc, relaying
+# to our MTA's port instead of 25; RunAsUser must not be root for an MSP).
+_sm_submit_mc() {
+    local dir=$1 port=$2 cf=$SM_ROOT/usr/share/sendmail/cf
+    cat <<EOF
+divert(-1)
+include(\`$cf/debian/autoconf.m4')
+divert(0)dnl
+VERSIONID(\`mailstate e2e test MSP')dnl
+OSTYPE(\`debian')dnl
+define(\`confRUN_AS_USER', \`mail')dnl
+define(\`MSP_QUEUE_DIR', \`$dir/msp-queue')dnl
+define(\`STATUS_FILE', \`$dir/sm-client.st')dnl
+define(\`confPID_FILE', \`$dir/sm-client.pid')dnl
+define(\`confHOST_STATUS_DIRECTORY', \`$dir/hoststat')dnl
+define(\`confCT_FILE', \`-o $dir/trusted-users')dnl
+define(\`confDONT_BLAME_SENDMAIL', \`TrustStickyBit')dnl
+define(\`RELAY_MAILER_ARGS', \`TCP \$h $port')dnl
+FEATURE(\`msp', \`[127.0.0.1]')dnl
+EOF
+}
+
 # _sm_run ARGS... — run the Sendmail binary in a new UTS namespace with a
 # proper hostname (in the foreground of the caller).
 _sm_run() {
@@ -145,6 +172,8 @@ mta_start() {
     chmod 0755 "$dir"
     mkdir -p "$dir/queue" "$dir/hoststat" "$dir/mail"
     chmod 0700 "$dir/queue"
+    mkdir -p "$dir/msp-queue"
+    chown mail:mail "$dir/msp-queue" && chmod 0770 "$dir/msp-queue"
     for u in alice bob carol dave; do mkdir -p "$dir/mail/$u"; done
     : >"$dir/delivered.log"
     declare -F t_defer >/dev/null && t_defer mta_stop
@@ -180,6 +209,11 @@ EOF
         "$SM_ROOT/usr/share/sendmail/cf/m4/cf.m4" "$dir/test.mc" >"$dir/sendmail.cf" \
         2>"$dir/m4.log" || { cat "$dir/m4.log" >&2; return 1; }
     chmod 0644 "$dir/sendmail.cf"
+    _sm_submit_mc "$dir" "$port" >"$dir/submit.mc"
+    m4 -D_CF_DIR_="$SM_ROOT/usr/share/sendmail/cf/" \
+        "$SM_ROOT/usr/share/sendmail/cf/m4/cf.m4" "$dir/submit.mc" >"$dir/submit.cf" \
+        2>>"$dir/m4.log" || { cat "$dir/m4.log" >&2; return 1; }
+    chmod 0644 "$dir/submit.cf"
     _sm_run -C"$dir/sendmail.cf" -bi >"$dir/newaliases.log" 2>&1 ||
         { cat "$dir/newaliases.log" >&2; return 1; }
 
@@ -224,6 +258,13 @@ mta_send() {
     [ "${1:-}" = "--" ] && shift
     swaks --server 127.0.0.1 --port "$MTA_PORT" --helo client.test \
         --from "$from" --to "$rcpts" --silent 2 "$@"
+}
+
+# The MSP delivers to the MTA before it returns (DeliveryMode=interactive).
+mta_submit() {
+    local from=$1
+    shift
+    _sm_run -C"$MTA_DIR/submit.cf" -f "$from" -- "$@"
 }
 
 _sm_delivered() { [ "$(wc -l <"$MTA_DIR/delivered.log")" -ge "$1" ]; }
