@@ -10,7 +10,9 @@
 #   - the milter line from packaging/sendmail/mailstate.mc pointing at a
 #     socket nobody listens on: mail still passes (no F= flag);
 #   - mta_stop leaves no Sendmail process behind.
-# Then scenarios_run with the real mailstate-milter.
+# Then, with the real mailstate-milter: SMTP AUTH (Sendmail sends
+# {auth_authen} at MAIL FROM) makes an internal sender from an untrusted
+# address in-system; then scenarios_run.
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/common.sh"
 . "$here/../lib/milter.sh"
@@ -74,5 +76,65 @@ sm_adapter() {
     mta_stop
 }
 
+# sm_smtp PORT FROM RCPT SUBJECT [AUTH]: one transaction from 127.0.0.2 with
+# Python's smtplib (swaks has no SASL ANONYMOUS), optionally after
+# AUTH ANONYMOUS.
+sm_smtp() {
+    /usr/bin/python3 - "$@" <<'EOF'
+import base64, smtplib, sys
+port, frm, rcpt, subject = sys.argv[1:5]
+s = smtplib.SMTP("127.0.0.1", int(port), local_hostname="client.test",
+                 source_address=("127.0.0.2", 0), timeout=30)
+s.ehlo()
+if len(sys.argv) > 5:
+    code, msg = s.docmd("AUTH", "ANONYMOUS " + base64.b64encode(b"e2e").decode())
+    if code != 235:
+        sys.exit("AUTH: %d %s" % (code, msg))
+s.sendmail(frm, [rcpt], "From: %s\r\nTo: %s\r\nSubject: %s\r\n\r\nauth test\r\n"
+           % (frm, rcpt, subject))
+s.quit()
+EOF
+}
+
+# SMTP AUTH from an untrusted client address: Sendmail's default macros
+# carry {auth_authen}; the milter must take that as "authenticated".
+# Bad input alongside: the same sender and address without AUTH.
+# The only SASL mechanism that needs no password database (and no
+# Sendmail.conf under /etc) is ANONYMOUS; the milter sees
+# {auth_authen}=anonymous, which is all that matters to it.
+sm_auth() {
+    local f v qid
+    SC_STORE=$T/auth-store
+    milter_conf "$T/auth-milter.conf" "unix:$T/auth-milter.sock" "$SC_STORE"
+    milter_start "$T/auth-milter.conf" || { t_fail "auth: milter start"; return 1; }
+    SM_MC_EXTRA="define(\`confAUTH_MECHANISMS', \`ANONYMOUS')dnl"
+    mta_start "$T/auth" "$(t_port)" "unix:$T/auth-milter.sock" ||
+        { SM_MC_EXTRA=; t_fail "auth: Sendmail start"; return 1; }
+    SM_MC_EXTRA=
+    t_check "auth: sent without AUTH from 127.0.0.2" \
+        sm_smtp "$MTA_PORT" alice@a.example bob@a.example sm-noauth
+    t_check "auth: sent with AUTH ANONYMOUS from 127.0.0.2" \
+        sm_smtp "$MTA_PORT" alice@a.example bob@a.example sm-auth yes
+    if f=$(sc_wait bob sm-noauth); then
+        t_check "auth: without AUTH, untrusted client: not tagged" [ "$(sc_count "$f" X-Mail-Id)" = 0 ]
+    else
+        t_fail "auth: unauthenticated mail delivered"
+    fi
+    if f=$(sc_wait bob sm-auth); then
+        t_check "auth: with AUTH: one X-Mail-Id" [ "$(sc_count "$f" X-Mail-Id)" = 1 ]
+        t_check "auth: with AUTH: X-Sender alice" [ "$(t_header "$f" X-Sender)" = alice@a.example ]
+        v=$(t_header "$f" X-Mail-Id)
+        qid=$(mta_queue_id "$f")
+        t_check "auth: mail log has bob as sent, Sendmail queue id $qid" \
+            eval 'sc_show "$v" | grep -q "^rcpt bob@a.example mx1 sent$" &&
+                  sc_show "$v" | grep -q "queue_id=$qid "'
+    else
+        t_fail "auth: authenticated mail delivered"
+    fi
+    mta_stop
+    milter_stop || t_fail "auth: milter exit status after SIGTERM"
+}
+
 sm_adapter
+sm_auth
 scenarios_run

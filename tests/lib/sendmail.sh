@@ -4,7 +4,8 @@
 #   mta_start DIR PORT MILTER_SOCKET   private Sendmail on 127.0.0.1:PORT,
 #                                      local domain a.example, milter attached
 #                                      without F= (mail passes when it is down);
-#                                      an empty MILTER_SOCKET attaches none
+#                                      an empty MILTER_SOCKET attaches none;
+#                                      $SM_MC_EXTRA (if set) is added to the .mc
 #   mta_send FROM RCPT... [-- swaks options]
 #   mta_wait_delivered N               N local deliveries in total (per recipient)
 #   mta_messages USER                  delivered message files, oldest first
@@ -122,6 +123,7 @@ EOF
         printf 'define(`MAILSTATE_SOCKET'"'"', `%s'"'"')dnl\n' "$sock"
         printf 'include(`%s'"'"')dnl\n' "$SM_SRC_DIR/packaging/sendmail/mailstate.mc"
     fi
+    [ -z "${SM_MC_EXTRA:-}" ] || printf '%s\n' "$SM_MC_EXTRA"
     cat <<EOF
 MAILER(\`local')dnl
 MAILER(\`smtp')dnl
