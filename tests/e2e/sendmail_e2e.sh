@@ -12,12 +12,15 @@
 #   - mta_stop leaves no Sendmail process behind.
 # Then, with the real mailstate-milter: SMTP AUTH (Sendmail sends
 # {auth_authen} at MAIL FROM) makes an internal sender from an untrusted
-# address in-system; then scenarios_run.
+# address in-system; the read scenario (scenario_read.sh: read notification
+# -> the tracker shows read); then scenarios_run.
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/common.sh"
 . "$here/../lib/milter.sh"
 . "$here/../lib/sendmail.sh"
+. "$here/../lib/tracker.sh"
 . "$here/scenarios.sh"
+. "$here/scenario_read.sh"
 t_init e2e-sendmail
 
 # Processes in Sendmail's UTS namespace (see sendmail.sh).
@@ -137,4 +140,5 @@ sm_auth() {
 
 sm_adapter
 sm_auth
+sc_read_run
 scenarios_run
