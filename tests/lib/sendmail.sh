@@ -26,15 +26,16 @@
 # script that stores each message as one file DIR/mail/USER/msg.* and appends
 # one line per delivery to DIR/delivered.log. Every other domain goes to the
 # same script as mailer "ext", which discards the message and logs the
-# delivery too (Postfix's adapter discards those and logs them as sent) (Sendmail has no log here: no syslog on this machine; the
-# SMTP traffic goes to DIR/traffic.log via -X for post-mortems).
+# delivery too (Postfix's adapter discards those and logs them as sent).
+# Sendmail itself has no log here (it logs only to syslog, and there is none);
+# its SMTP traffic goes to DIR/traffic.log (-X) for post-mortems.
 #
 # The milter lines come verbatim from packaging/sendmail/mailstate.mc, with
 # MAILSTATE_SOCKET defined to the test's socket, so the test proves the lines
 # the docs give.
 #
 # Processes: sendmail runs in its own UTS namespace (`unshare -u`, hostname
-# mta.a.example: without a dotted hostname every start sleeps 60 s). That
+# mx1.a.example: without a dotted hostname every start sleeps 60 s). That
 # namespace also identifies every child it forks, so mta_stop can wait for
 # (and, if needed, kill) exactly those processes and no others.
 
@@ -167,6 +168,7 @@ mta_start() {
     local dir=$1 port=$2 sock=${3:-} u
     [ -n "$dir" ] && [ -n "$port" ] || { echo "usage: mta_start DIR PORT MILTER_SOCKET" >&2; return 2; }
     sm_fetch || return 1
+    mta_stop    # one instance at a time, as with postfix.sh
     mkdir -p "$dir" || return 1
     dir=$(cd "$dir" && pwd)
     MTA_DIR=$dir MTA_PORT=$port
@@ -251,7 +253,7 @@ _sm_ready() {
 }
 
 mta_send() {
-    local from=$1 rcpts= r
+    local from=$1 rcpts=
     shift
     while [ $# -gt 0 ] && [ "$1" != "--" ]; do
         rcpts=${rcpts:+$rcpts,}$1
@@ -282,7 +284,7 @@ mta_messages() {
     find "$MTA_DIR/mail/$1" -maxdepth 1 -type f -name 'msg.*' | sort
 }
 
-# The id in Sendmail's own Received: line ("by mta.a.example (...) with ESMTP
+# The id in Sendmail's own Received: line ("by mx1.a.example (...) with ESMTP
 # id 5ASAQx1a000123"); forged Received lines from the client sit below it.
 mta_queue_id() {
     awk -v host="$SM_HOSTNAME" '
