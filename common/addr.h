@@ -7,12 +7,16 @@
  * null sender), quoted local parts ("<\"john doe\"@a.example>"), UTF-8 in
  * local part and domain (SMTPUTF8), optional surrounding SP/TAB.  A source
  * route ("<@relay:a@b>") is accepted and dropped, as RFC 5321 says.
+ * Address literals ("root@[127.0.0.1]", "root@[IPv6:::1]") are accepted
+ * and lower-cased.  TAB counts as space only around the address.
  *
  * Refused, with a distinct code: CR, LF, NUL or other control bytes anywhere
  * (ADDR_ECTRL), input longer than ADDR_INPUT_MAX or a local part > 64 bytes
  * or a domain > 255 bytes (ADDR_ELONG), invalid UTF-8 (ADDR_EUTF8), anything
  * else that is not an address (ADDR_ESYNTAX), a domain libidn2 rejects
- * (ADDR_EDOMAIN).
+ * or that is not LDH labels of 1..63 bytes after IDNA, e.g. "a..b",
+ * "a.example." (ADDR_EDOMAIN).  Checks run in that order: length, control
+ * bytes, UTF-8, syntax, domain.
  *
  * Normal form (struct addr.key), used as the store key and for comparisons:
  *   local part: quotes removed when the content is a valid dot-atom,
@@ -21,7 +25,8 @@
  *               "xn--bcher-kva.example" give the same key).
  * The null sender has key "" and is_null set.
  *
- * Pure functions: no allocation, no global state, thread-safe.
+ * Pure functions: no allocation the caller sees (libidn2 allocates and
+ * frees inside), no global state, thread-safe.
  */
 #include <stddef.h>
 

@@ -16,18 +16,28 @@
  * Value types: string; bool (yes/no/true/false/on/off/1/0); integer with
  * bounds; duration ("45s", "90m", "12h", "30d", "2w"; bare number = seconds);
  * size ("64k", "512M", "4G"; bare number = bytes; powers of 1024); address
- * list and domain list (whitespace or comma separated); CIDR list (IPv4 and
- * IPv6); enum (e.g. on_error = accept | tempfail).
+ * list and domain list (whitespace or comma separated; a double-quoted part
+ * such as "john doe"@a.example stays one item; a list may continue on
+ * indented lines); CIDR list (IPv4 and IPv6); enum (e.g. on_error = accept |
+ * tempfail).  Comments: lines starting with # or ;, and " ;" after a value
+ * (inih's inline comment, so a value cannot contain " ;").
  *
  * Errors: conf_load() collects every problem it finds, one per line, each as
  * "FILE:LINE: message" (LINE 0 when the problem is not on one line, such as
  * a missing key file), and returns NULL with that text in *errors (caller
- * frees).  Nothing is half-loaded.
+ * frees).  Nothing is half-loaded.  Messages are sorted by line; LINE 0
+ * ones come last.
  *
  * The key file is read at load: it must be a regular file, at least
  * CONF_KEY_MIN bytes (at most CONF_KEY_MAX), and neither group- nor
  * world-readable or -writable (a clear message says "chmod 600 FILE").  The
  * whole file content is the key.
+ *
+ * Tokens: secret (16..CONF_KEY_MAX visible ASCII bytes, no spaces: it travels
+ * in an Authorization header) or secret_file (same checks as the key file;
+ * one trailing newline is dropped), never both; scopes required; no two
+ * tokens may share a secret.  CONF_NO_KEY also skips reading secret files:
+ * such tokens then match nothing.
  *
  * Defaults make a one-server system work with no config file at all (see
  * CONF_MISSING_OK): this_server = the short host name; when no [server]
@@ -39,6 +49,10 @@
  * milter connection can hold the snapshot it started with while SIGHUP
  * installs a new one: conf_ref() / conf_unref() are atomic; the last
  * conf_unref() frees it.  All pointers inside live as long as the conf.
+ *
+ * Debian's libinih keeps its options in process-wide variables; the first
+ * conf_load*() sets them once (line buffer CONF_LINE_MAX in conf_priv.h).
+ * Nothing else in mailstate uses inih.
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -86,7 +100,7 @@ struct conf {
     int   milter_socket_mode;       /* permissions of a unix socket, e.g. 0660 */
     char *milter_user;              /* drop privileges to this user ("" = stay) */
     char *milter_pid_file;          /* "" = none */
-    int   milter_timeout;           /* seconds libmilter waits on the MTA */
+    int   milter_timeout;           /* seconds libmilter waits on the MTA (7210) */
 
     /* [tracker] */
     char     *tracker_listen;       /* "127.0.0.1:8026" or "[::1]:8026" */

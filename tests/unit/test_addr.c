@@ -242,6 +242,83 @@ static void test_strerror(void **state)
         assert_true(strlen(addr_strerror(e)) > 0);
 }
 
+/* Deterministic xorshift so a failure reproduces. */
+static uint32_t rnd_state = 2463534242u;
+static uint32_t rnd(void)
+{
+    rnd_state ^= rnd_state << 13;
+    rnd_state ^= rnd_state >> 17;
+    rnd_state ^= rnd_state << 5;
+    return rnd_state;
+}
+
+/*
+ * Bad input: 50,000 random strings built from address-ish pieces and random
+ * bytes.  Whatever comes in, the result is a known code, and a key that
+ * comes out is clean, bounded, and parses back to itself.
+ */
+static void test_random_inputs(void **state)
+{
+    static const char *const pieces[] = {
+        "<", ">", "@", ".", "\"", "\\", " ", "\t", "a", "Z", "xn--", "bcher-kva", "\xc3\xbc",
+        "\xe2\x82\xac", "\xf0\x9f\x98\x80", "[", "]", "IPv6:", "::1", "127.0.0.1", ":", ",",
+        "-", "_", "\r", "\n", "example", "\xff", "\xc0", "!", "%",
+    };
+    static const char *const seeds[] = {
+        "<alice@a.example>", "bob@b\xc3\xbc" "cher.example", "<\"john doe\"@a.example>", "<>",
+        "<@relay.example:carol@c.example>", "<root@[IPv6:::1]>", "<x@[127.0.0.1]>",
+        " <J\xc3\xb6rg.M@XN--BCHER-KVA.EXAMPLE> ", "<a!#$%&'*+-/=?^_`{|}~z@_srv.a.example>",
+    };
+    char buf[ADDR_INPUT_MAX + 64];
+    int ok = 0;
+    (void)state;
+
+    for (int i = 0; i < 50000; i++) {
+        size_t len, muts = rnd() % 4;
+        struct addr a, b;
+        int rc;
+
+        /* a valid seed, then 0..3 mutations: insert a piece, drop or change a byte */
+        len = (size_t)snprintf(buf, sizeof(buf), "%s", seeds[rnd() % (sizeof(seeds) / sizeof(seeds[0]))]);
+        for (size_t m = 0; m < muts && len > 0; m++) {
+            size_t at = rnd() % len;
+            const char *piece = pieces[rnd() % (sizeof(pieces) / sizeof(pieces[0]))];
+            size_t pl = strlen(piece);
+            switch (rnd() % 3) {
+            case 0:
+                if (len + pl < sizeof(buf)) {
+                    memmove(buf + at + pl, buf + at, len - at);
+                    memcpy(buf + at, piece, pl);
+                    len += pl;
+                }
+                break;
+            case 1:
+                memmove(buf + at, buf + at + 1, len - at - 1);
+                len--;
+                break;
+            default:
+                buf[at] = (char)(rnd() & 0xff);
+            }
+        }
+        rc = addr_parse(buf, len, &a);
+        if (rc > 0 || rc < ADDR_EDOMAIN)
+            fail_msg("unknown code %d", rc);
+        if (rc != ADDR_OK)
+            continue;
+        ok++;
+        assert_true(strlen(a.key) <= ADDR_KEY_MAX);
+        for (const char *k = a.key; *k; k++)
+            assert_false((unsigned char)*k < 0x20 || *k == 0x7f);
+        if (a.is_null)
+            continue;
+        rc = addr_parse_str(a.key, &b);
+        if (rc != ADDR_OK || strcmp(a.key, b.key) != 0)
+            fail_msg("key \"%s\" does not parse back (%d, \"%s\")", a.key, rc, b.key);
+    }
+    print_message("%d of 50000 parsed\n", ok);
+    assert_true(ok > 10000);        /* the generator does reach valid addresses */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -251,6 +328,7 @@ int main(void)
         cmocka_unit_test(test_equivalent_forms),
         cmocka_unit_test(test_domain_norm),
         cmocka_unit_test(test_strerror),
+        cmocka_unit_test(test_random_inputs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
