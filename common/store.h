@@ -8,10 +8,16 @@
  *   rcpts     ID(26) rcpt_key        -> recipient entry (version byte first)
  *   by_sender sender_key 0x00 ID(26) -> ""    (time-ordered per sender)
  *   by_rcpt   rcpt_key 0x00 ID(26)   -> ""    (time-ordered per recipient)
- *   outbox    peer 0x00 SEQ(u64 BE)  -> ID(26) rcpt_key (pending forwards)
+ *   outbox    peer 0x00 SEQ(u64 BE)  -> version, queued_ms, ID(26) rcpt_key
+ *                                       (pending forwards)
  *   parked    same as outbox         -> items a peer refused for good
- *   meta      "schema", "outbox_seq"
+ *   meta      "schema" (ASCII decimal), "outbox_seq" (u64 LE, global),
+ *             "settle" (see map size)
  * Ids sort by time (mailid.h), so every index is a time-ordered range scan.
+ * Record encoding: store_rec.h (version byte, little-endian, length-prefixed).
+ * Limits: addresses 1..320 bytes, peer names 1..255, queue id / Message-ID /
+ * subject / server at most 4096 bytes (longer: STORE_EINVAL; callers
+ * truncate what they record).
  *
  * Durability: every write function returns only after its change is
  * committed to disk (fsync'd), or with an error and no change.  With
@@ -28,6 +34,13 @@
  * Map size: starts at opts.map_size; on MDB_MAP_FULL the write is retried
  * after doubling the map, up to opts.map_size_max (then STORE_EFULL).  A map
  * grown by another process (MDB_MAP_RESIZED) is adopted and the call retried.
+ * LMDB needs fresh pages even to delete, so purge, erasure and outbox
+ * removal may grow the map past map_size_max by a reserve (1/8 of it, at
+ * least 1 MiB); the map is set back afterwards.  A full store can therefore
+ * always be purged.  An insert that finds the map full at its limit first
+ * commits one small write (meta "settle"), because LMDB reuses the pages a
+ * purge freed only from the second transaction after it; so inserts work
+ * again right after a purge.
  * Readers left by dead processes are cleared at open and when the reader
  * table fills (mdb_reader_check).
  *
@@ -40,10 +53,12 @@
  *   sent < received < deleted_unread < read
  * except that a read always wins over deleted_unread and nothing ever sets a
  * read entry back.  The first read sets first_read = last_read = when,
- * read_count = 1; each later read sets last_read = max(last_read, when) and
+ * read_count = 1; each later read sets first_read = min(first_read, when)
+ * (a read reported late), last_read = max(last_read, when) and
  * read_count += 1.  Merging a peer's entry (store_merge) takes status = the
  * higher one, first_read = min of the non-zero ones, last_read = max,
- * read_count = max: idempotent and order-free.
+ * read_count = max, via = that of the higher (status, via string) pair:
+ * idempotent and order-free.
  *
  * Strings passed in are copied; results are allocated by the store and
  * owned by the caller, released with the matching *_free (which returns NULL).
@@ -123,6 +138,9 @@ struct store_query {
     size_t      limit;         /* 1..1000 */
     const char *cursor;        /* NULL, or next_cursor of the previous page */
 };
+/* since/until compare the time in the mail id.  A page is full unless it is
+ * the last one (next_cursor ""), so paging never ends on an empty page.
+ * A damaged record on the way fails the call with STORE_EIO (logged). */
 
 struct store_list {
     struct store_mail_rec *mails;   /* newest first */
@@ -177,7 +195,9 @@ int store_mark_deleted_unread(store_t *st, const char *id, const char *rcpt,
 
 /*
  * Merge a peer's entry for (id, remote->address) (design §7).  The
- * recipient must have been recorded here (else STORE_ENORCPT, no change).
+ * recipient must have been recorded here (else STORE_ENORCPT, no change;
+ * STORE_ENOTFOUND, no change, if the mail itself is unknown).  Only status,
+ * the read fields and via are taken from remote; server stays local.
  */
 int store_merge(store_t *st, const char *id, const struct store_rcpt *remote,
                 struct store_rcpt *after);
@@ -191,20 +211,27 @@ void store_rcpt_clear(struct store_rcpt *r);
 
 /*
  * Delete mails created before before_ms (with their recipients and index
- * entries), at most batch mails in one transaction; *purged = how many.
- * Call again until *purged is 0 so no single transaction holds the writer
- * lock for long.
+ * entries), at most batch (1..100000) mails in one transaction; *purged =
+ * how many.  "Created" is the time in the mail id (the sender's server's
+ * clock), so the purge is a range scan from the oldest id.  Outbox and
+ * parked items of purged mails go too.  Call again until *purged is 0 so no
+ * single transaction holds the writer lock for long.
  */
 int store_purge(store_t *st, uint64_t before_ms, size_t batch, size_t *purged);
 
-/* Delete every entry of an address, as sender and as recipient (design §9). */
+/*
+ * Delete every entry of an address (design §9): as sender, whole mails; as
+ * recipient, its entries (the mail stays for the others); and the outbox /
+ * parked items naming them.  *erased = mails + recipient entries deleted.
+ */
 int store_erase_address(store_t *st, const char *addr_key, size_t *erased);
 
-/* Up to max oldest outbox items for peer; *items freed with store_outbox_free. */
+/* Up to max oldest outbox items for peer, in queue order, each with the
+ * entry's current state; *items freed with store_outbox_free. */
 int store_outbox_peek(store_t *st, const char *peer, size_t max,
                       struct store_outbox_item **items, size_t *n);
 void store_outbox_free(struct store_outbox_item *items, size_t n);
-/* Remove delivered items (after a 2xx). */
+/* Remove delivered items (after a 2xx).  Unknown seqs are ignored. */
 int store_outbox_delete(store_t *st, const char *peer, const uint64_t *seqs, size_t n);
 /* Move items a peer refused for good to "parked". */
 int store_outbox_park(store_t *st, const char *peer, const uint64_t *seqs, size_t n);

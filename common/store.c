@@ -1,0 +1,442 @@
+/*
+ * store - the public mail-log API (store.h): open/close, recording mails,
+ * reads, merges, lookups and listing.  Purge, erasure and the outbox are in
+ * store_admin.c; the LMDB machinery is store_env.c, keys and record access
+ * store_db.c, the byte encoding store_rec.c.
+ *
+ * Each write function validates its arguments, then hands a function to
+ * store_env_write(); that function may run more than once (map growth), so
+ * it clears its own outputs first and touches nothing outside the txn.
+ */
+#include "store.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "store_db.h"
+#include "store_env.h"
+#include "store_rec.h"
+#include "xmem.h"
+
+int store_open(const struct store_opts *opts, store_t **out, char *err, size_t errlen)
+{
+    return store_env_open(opts, out, err, errlen);
+}
+
+store_t *store_close(store_t *st)
+{
+    store_env_close(st);
+    return NULL;
+}
+
+void store_rcpt_clear(struct store_rcpt *r)
+{
+    if (r == NULL)
+        return;
+    free(r->address);
+    free(r->server);
+    memset(r, 0, sizeof(*r));
+}
+
+struct store_mail_rec *store_mail_rec_free(struct store_mail_rec *rec)
+{
+    if (rec == NULL)
+        return NULL;
+    store_rec_mail_clear(&rec->mail);
+    for (size_t i = 0; i < rec->n_rcpts; i++)
+        store_rcpt_clear(&rec->rcpts[i]);
+    free(rec->rcpts);
+    free(rec);
+    return NULL;
+}
+
+/* ---- put_sent ---- */
+
+struct put_arg {
+    const struct store_mail *mail;
+    const struct store_rcpt *rcpts;
+    size_t                   n;
+    uint64_t                 now;
+};
+
+static int put_fn(store_t *st, MDB_txn *txn, void *arg)
+{
+    struct put_arg *a = arg;
+    const char *id = a->mail->id;
+    struct store_rec_buf b = { 0 };
+    struct store_key key;
+    MDB_val k = { MAILID_ID_LEN, STORE_MV(id) }, v;
+    int rc;
+
+    rc = mdb_get(txn, st->dbi[STORE_DB_MAILS], &k, &v);
+    if (rc == MDB_NOTFOUND) {
+        /* A new mail; a relayed one keeps the record made first. */
+        struct store_mail m = *a->mail;
+        if (m.created_ms == 0)
+            m.created_ms = a->now;
+        store_rec_mail_encode(&b, &m);
+        v.mv_size = b.len;
+        v.mv_data = b.p;
+        rc = mdb_put(txn, st->dbi[STORE_DB_MAILS], &k, &v, 0);
+        if (rc == 0) {
+            store_db_key_index(&key, m.sender, id);
+            MDB_val ik = store_db_val(&key), empty = { 0, (void *)"" };
+            rc = mdb_put(txn, st->dbi[STORE_DB_BY_SENDER], &ik, &empty, 0);
+        }
+    }
+    for (size_t i = 0; rc == 0 && i < a->n; i++) {
+        struct store_rcpt r = a->rcpts[i];
+        r.status = STORE_SENT;
+        r.first_read_ms = r.last_read_ms = 0;
+        r.read_count = 0;
+        r.updated_ms = a->now;
+        r.via[0] = '\0';
+        store_rec_rcpt_encode(&b, &r);
+        store_db_key_rcpt(&key, id, r.address);
+        MDB_val rk = store_db_val(&key), rv = { b.len, b.p };
+        /* Never reset an existing entry (a relayed mail seen twice). */
+        rc = mdb_put(txn, st->dbi[STORE_DB_RCPTS], &rk, &rv, MDB_NOOVERWRITE);
+        if (rc == MDB_KEYEXIST) {
+            rc = 0;
+            continue;
+        }
+        if (rc == 0) {
+            store_db_key_index(&key, r.address, id);
+            MDB_val ik = store_db_val(&key), empty = { 0, (void *)"" };
+            rc = mdb_put(txn, st->dbi[STORE_DB_BY_RCPT], &ik, &empty, 0);
+        }
+    }
+    store_rec_buf_free(&b);
+    return rc;
+}
+
+int store_put_sent(store_t *st, const struct store_mail *mail,
+                   const struct store_rcpt *rcpts, size_t n_rcpts)
+{
+    if (st == NULL || mail == NULL || !store_db_id_ok(mail->id) ||
+        !store_db_addr_ok(mail->sender) || !store_db_field_ok(mail->queue_id) ||
+        !store_db_field_ok(mail->message_id) || !store_db_field_ok(mail->subject) ||
+        (n_rcpts > 0 && rcpts == NULL))
+        return STORE_EINVAL;
+    for (size_t i = 0; i < n_rcpts; i++)
+        if (!store_db_addr_ok(rcpts[i].address) || !store_db_field_ok(rcpts[i].server))
+            return STORE_EINVAL;
+    struct put_arg a = { mail, rcpts, n_rcpts, store_now_ms() };
+    return store_env_write(st, put_fn, &a);
+}
+
+/* ---- reads and deletions reported for a recipient ---- */
+
+struct mark_arg {
+    const char       *id, *rcpt, *via, *forward_to;
+    uint64_t          when, now;
+    int               deleted;     /* 0 = read, 1 = deleted_unread */
+    const struct store_rcpt *remote; /* merge */
+    struct store_rcpt after;
+};
+
+static int mark_fn(store_t *st, MDB_txn *txn, void *arg)
+{
+    struct mark_arg *a = arg;
+    int changed = 1, rc;
+
+    store_rcpt_clear(&a->after);
+    rc = store_db_rcpt_load(st, txn, a->id, a->rcpt, &a->after);
+    if (rc != 0)
+        return rc;
+    if (a->remote)
+        changed = store_rec_merge(&a->after, a->remote);
+    else if (a->deleted)
+        changed = store_rec_apply_deleted(&a->after, a->via);
+    else
+        store_rec_apply_read(&a->after, a->when, a->via);
+    if (!changed)
+        return 0;
+    a->after.updated_ms = a->now;
+    rc = store_db_rcpt_save(st, txn, a->id, &a->after);
+    if (rc == 0 && a->forward_to)
+        rc = store_db_outbox_add(st, txn, a->forward_to, a->id, a->rcpt, a->now);
+    return rc;
+}
+
+static int mark_run(store_t *st, struct mark_arg *a, struct store_rcpt *after)
+{
+    if (after)
+        memset(after, 0, sizeof(*after));
+    if (st == NULL || !store_db_id_ok(a->id) || !store_db_addr_ok(a->rcpt) ||
+        (a->forward_to && !store_db_peer_ok(a->forward_to)))
+        return STORE_EINVAL;
+    a->now = store_now_ms();
+    if (a->when == 0)
+        a->when = a->now;
+    int rc = store_env_write(st, mark_fn, a);
+    if (rc == STORE_OK && after)
+        *after = a->after;
+    else
+        store_rcpt_clear(&a->after);
+    return rc;
+}
+
+int store_mark_read(store_t *st, const char *id, const char *rcpt,
+                    uint64_t when_ms, const char *via, const char *forward_to,
+                    struct store_rcpt *after)
+{
+    struct mark_arg a = { .id = id, .rcpt = rcpt, .via = via,
+                          .forward_to = forward_to, .when = when_ms };
+    return mark_run(st, &a, after);
+}
+
+int store_mark_deleted_unread(store_t *st, const char *id, const char *rcpt,
+                              uint64_t when_ms, const char *via,
+                              const char *forward_to, struct store_rcpt *after)
+{
+    struct mark_arg a = { .id = id, .rcpt = rcpt, .via = via,
+                          .forward_to = forward_to, .when = when_ms, .deleted = 1 };
+    return mark_run(st, &a, after);
+}
+
+int store_merge(store_t *st, const char *id, const struct store_rcpt *remote,
+                struct store_rcpt *after)
+{
+    if (remote == NULL || remote->status < STORE_SENT || remote->status > STORE_READ ||
+        memchr(remote->via, '\0', sizeof(remote->via)) == NULL) {
+        if (after)
+            memset(after, 0, sizeof(*after));
+        return STORE_EINVAL;
+    }
+    struct mark_arg a = { .id = id, .rcpt = remote->address, .remote = remote };
+    return mark_run(st, &a, after);
+}
+
+/* ---- lookups ---- */
+
+struct get_arg {
+    const char            *id;
+    struct store_mail_rec *rec;
+};
+
+static int get_fn(store_t *st, MDB_txn *txn, void *arg)
+{
+    struct get_arg *a = arg;
+    return store_db_rec_load(st, txn, a->id, &a->rec);
+}
+
+int store_get_mail(store_t *st, const char *id, struct store_mail_rec **out)
+{
+    struct get_arg a = { id, NULL };
+
+    if (out)
+        *out = NULL;
+    if (st == NULL || out == NULL || !store_db_id_ok(id))
+        return STORE_EINVAL;
+    int rc = store_env_read(st, get_fn, &a);
+    if (rc == STORE_OK)
+        *out = a.rec;
+    return rc;
+}
+
+/* ---- listing ---- */
+
+struct list_arg {
+    const struct store_query *q;
+    struct store_list        *out;
+    size_t                    cap;
+};
+
+/* 1 if rec passes the filters the scan itself does not apply. */
+static int list_match(const struct store_query *q, const struct store_mail_rec *rec)
+{
+    if (q->sender && strcmp(rec->mail.sender, q->sender) != 0)
+        return 0;
+    if (q->recipient || q->status >= 0) {
+        for (size_t i = 0; i < rec->n_rcpts; i++) {
+            const struct store_rcpt *r = &rec->rcpts[i];
+            if (q->recipient && strcmp(r->address, q->recipient) != 0)
+                continue;
+            if (q->status < 0 || r->status == q->status)
+                return 1;
+        }
+        return 0;
+    }
+    return 1;
+}
+
+static int list_fn(store_t *st, MDB_txn *txn, void *arg)
+{
+    struct list_arg *a = arg;
+    const struct store_query *q = a->q;
+    struct store_list *out = a->out;
+    struct store_key pfx = { .len = 0 }, upper;
+    char since[MAILID_TIME_LEN + 1], until[MAILID_TIME_LEN + 1];
+    const char *bound = NULL;
+    MDB_dbi dbi = st->dbi[STORE_DB_MAILS];
+    MDB_cursor *cur;
+    MDB_val k, v;
+    int rc;
+
+    /* Clear an earlier attempt's output (cannot happen for reads today). */
+    store_list_clear(out);
+    a->cap = 0;
+    if (q->recipient) {
+        dbi = st->dbi[STORE_DB_BY_RCPT];
+        store_db_key_prefix(&pfx, q->recipient);
+    } else if (q->sender) {
+        dbi = st->dbi[STORE_DB_BY_SENDER];
+        store_db_key_prefix(&pfx, q->sender);
+    }
+    mailid_time_prefix(q->since_ms, since);
+    if (q->until_ms) {
+        mailid_time_prefix(q->until_ms, until);
+        bound = until;
+    }
+    if (q->cursor && (bound == NULL || strcmp(q->cursor, bound) < 0))
+        bound = q->cursor;
+
+    /* Position on the newest key below the upper bound, within the prefix. */
+    upper = pfx;
+    if (bound) {
+        memcpy(upper.b + upper.len, bound, strlen(bound));
+        upper.len += strlen(bound);
+    } else if (pfx.len) {
+        upper.b[pfx.len - 1] = 1;       /* just past every "addr 0x00 ..." */
+    }
+    rc = mdb_cursor_open(txn, dbi, &cur);
+    if (rc != 0)
+        return rc;
+    if (upper.len) {
+        k = store_db_val(&upper);
+        rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+        rc = mdb_cursor_get(cur, &k, &v, rc == MDB_NOTFOUND ? MDB_LAST : MDB_PREV);
+    } else {
+        rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+    }
+    for (; rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_PREV)) {
+        if (k.mv_size != pfx.len + MAILID_ID_LEN || memcmp(k.mv_data, pfx.b, pfx.len) != 0)
+            break;
+        const char *id = (const char *)k.mv_data + pfx.len;
+        if (q->since_ms && memcmp(id, since, MAILID_TIME_LEN) < 0)
+            break;
+        char idz[MAILID_ID_LEN + 1];
+        memcpy(idz, id, MAILID_ID_LEN);
+        idz[MAILID_ID_LEN] = '\0';
+        struct store_mail_rec *rec;
+        rc = store_db_rec_load(st, txn, idz, &rec);
+        if (rc == STORE_ENOTFOUND) {
+            log_warn("store: index entry for mail %s without a mail record", idz);
+            continue;
+        }
+        if (rc != 0)
+            break;
+        int match = list_match(q, rec);
+        if (match && out->n_mails == q->limit) {
+            /* one more match exists: the page ends at the last one taken */
+            memcpy(out->next_cursor, out->mails[out->n_mails - 1].mail.id,
+                   MAILID_ID_LEN + 1);
+            store_mail_rec_free(rec);
+            break;
+        }
+        if (match) {
+            if (out->n_mails == a->cap) {
+                a->cap = a->cap ? a->cap * 2 : 16;
+                out->mails = xrealloc(out->mails, a->cap * sizeof(*out->mails));
+            }
+            out->mails[out->n_mails++] = *rec;
+            free(rec);                  /* contents moved into the array */
+        } else {
+            store_mail_rec_free(rec);
+        }
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int store_list(store_t *st, const struct store_query *q, struct store_list *out)
+{
+    if (out == NULL)
+        return STORE_EINVAL;
+    memset(out, 0, sizeof(*out));
+    if (st == NULL || q == NULL || q->limit < 1 || q->limit > 1000 ||
+        (q->sender && !store_db_addr_ok(q->sender)) ||
+        (q->recipient && !store_db_addr_ok(q->recipient)) ||
+        q->status < -1 || q->status > STORE_READ ||
+        (q->cursor && !store_db_id_ok(q->cursor)))
+        return STORE_EINVAL;
+    if (q->until_ms && q->until_ms <= q->since_ms)
+        return STORE_OK;                /* an empty interval */
+    struct list_arg a = { q, out, 0 };
+    int rc = store_env_read(st, list_fn, &a);
+    if (rc != STORE_OK)
+        store_list_clear(out);
+    return rc;
+}
+
+void store_list_clear(struct store_list *list)
+{
+    if (list == NULL)
+        return;
+    for (size_t i = 0; i < list->n_mails; i++) {
+        struct store_mail_rec *r = &list->mails[i];
+        store_rec_mail_clear(&r->mail);
+        for (size_t j = 0; j < r->n_rcpts; j++)
+            store_rcpt_clear(&r->rcpts[j]);
+        free(r->rcpts);
+    }
+    free(list->mails);
+    memset(list, 0, sizeof(*list));
+}
+
+/* ---- names and numbers ---- */
+
+int store_stats(store_t *st, struct store_stats *out)
+{
+    MDB_envinfo info;
+    MDB_stat ms;
+
+    if (st == NULL || out == NULL)
+        return STORE_EINVAL;
+    memset(out, 0, sizeof(*out));
+    /* mdb_env_info reads this process's map size and the last committed
+     * meta; the rwlock keeps it from racing with a resize. */
+    pthread_rwlock_rdlock(&st->maplock);
+    mdb_env_info(st->env, &info);
+    mdb_env_stat(st->env, &ms);
+    pthread_rwlock_unlock(&st->maplock);
+    out->map_size = info.me_mapsize;
+    out->map_used = (info.me_last_pgno + 1) * (size_t)ms.ms_psize;
+    out->commits = atomic_load(&st->commits);
+    out->writes = atomic_load(&st->writes);
+    return STORE_OK;
+}
+
+static const char *const status_names[] = { "sent", "received", "deleted_unread", "read" };
+
+const char *store_status_name(int status)
+{
+    if (status < STORE_SENT || status > STORE_READ)
+        return "unknown";
+    return status_names[status];
+}
+
+int store_status_parse(const char *name)
+{
+    for (int i = STORE_SENT; name && i <= STORE_READ; i++)
+        if (strcmp(name, status_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+const char *store_strerror(int err)
+{
+    switch (err) {
+    case STORE_OK:        return "ok";
+    case STORE_ENOTFOUND: return "no such mail";
+    case STORE_ENORCPT:   return "mail not recorded for this recipient";
+    case STORE_EFULL:     return "mail log full";
+    case STORE_ESCHEMA:   return "mail log of a newer or unknown schema";
+    case STORE_EIO:       return "mail log I/O error";
+    case STORE_EINVAL:    return "invalid argument";
+    case STORE_ECLOSED:   return "mail log is closing";
+    default:              return "unknown store error";
+    }
+}

@@ -1,0 +1,506 @@
+/*
+ * store_env - LMDB environment, transactions, group commit and map growth;
+ * see store_env.h.
+ *
+ * Retry limits: a transaction is retried after the map grew or another
+ * process resized it, at most STORE_RETRY_MAX times in a row.  Growth doubles
+ * the map, so from 64 KiB even a 1 TiB limit is reached in 24 steps; more
+ * retries than that mean something else is wrong, and the caller gets EIO
+ * rather than a livelock.
+ */
+#include "store_env.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "log.h"
+#include "xmem.h"
+
+#define STORE_RETRY_MAX       64
+#define STORE_DEFAULT_MAP     ((size_t)64 << 20)
+#define STORE_DEFAULT_READERS 126
+
+/* One queued write: what store_env_write hands to the committer. */
+struct wop {
+    store_txn_fn fn;
+    void        *arg;
+    int          frees;     /* a deletion: may use the reserve (map_limit) */
+    int          internal;  /* not counted in the stats */
+};
+
+static int solo_run(store_t *st, struct wop *w);
+
+static const char *const db_names[STORE_DB_COUNT] = {
+    "mails", "rcpts", "by_sender", "by_rcpt", "outbox", "parked", "meta",
+};
+
+uint64_t store_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+int store_env_err(int rc, const char *what)
+{
+    if (rc <= 0 && rc >= STORE_ECLOSED)
+        return rc;                      /* already a store code */
+    if (rc == MDB_MAP_FULL || rc == ENOSPC || rc == EDQUOT)
+        return STORE_EFULL;
+    log_error("store: %s: %s", what, mdb_strerror(rc));
+    return STORE_EIO;
+}
+
+static size_t map_size_now(store_t *st)
+{
+    MDB_envinfo info;
+    mdb_env_info(st->env, &info);
+    return info.me_mapsize;
+}
+
+/*
+ * Double the map (up to the limit), unless it already changed since the
+ * failing transaction saw `seen`.  Returns 0 if the caller should retry,
+ * -1 if the map is at its limit.
+ */
+static int map_grow(store_t *st, size_t seen, size_t limit)
+{
+    int rc = 0;
+
+    pthread_rwlock_wrlock(&st->maplock);
+    size_t cur = map_size_now(st);
+    if (cur == seen) {
+        if (cur >= limit) {
+            rc = -1;
+        } else {
+            size_t want = cur > limit / 2 ? limit : cur * 2;
+            int mrc = mdb_env_set_mapsize(st->env, want);
+            if (mrc != 0) {
+                log_error("store %s: cannot grow the map to %zu bytes: %s",
+                          st->path, want, mdb_strerror(mrc));
+                rc = -1;
+            } else {
+                log_info("store %s: map grown from %zu to %zu bytes", st->path,
+                         cur, map_size_now(st));
+            }
+        }
+    }
+    pthread_rwlock_unlock(&st->maplock);
+    return rc;
+}
+
+/*
+ * LMDB copies pages on write, so even a delete needs free pages: a map that
+ * is full cannot be purged.  Deleting writes may therefore grow the map past
+ * map_size_max by this reserve; afterwards the map is set back (LMDB clamps
+ * it to the pages in use) so inserts never eat into the reserve.
+ */
+static size_t map_limit(const store_t *st, int frees)
+{
+    if (!frees)
+        return st->map_size_max;
+    size_t reserve = st->map_size_max / 8;
+    if (reserve < ((size_t)1 << 20))
+        reserve = (size_t)1 << 20;
+    return st->map_size_max + reserve;
+}
+
+/* Set the map back to map_size_max after a deletion used the reserve. */
+static void map_shrink_back(store_t *st)
+{
+    pthread_rwlock_rdlock(&st->maplock);
+    int over = map_size_now(st) > st->map_size_max;
+    pthread_rwlock_unlock(&st->maplock);
+    if (!over)
+        return;
+    pthread_rwlock_wrlock(&st->maplock);
+    if (map_size_now(st) > st->map_size_max) {
+        int rc = mdb_env_set_mapsize(st->env, st->map_size_max);
+        if (rc != 0)
+            log_warn("store %s: cannot set the map back to %zu bytes: %s", st->path,
+                     st->map_size_max, mdb_strerror(rc));
+    }
+    pthread_rwlock_unlock(&st->maplock);
+}
+
+/* A small real write: see map_settle. */
+static int settle_fn(store_t *st, MDB_txn *txn, void *arg)
+{
+    unsigned char b[8];
+    uint64_t now = store_now_ms();
+    MDB_val k = { 6, (void *)"settle" }, v = { 8, b };
+    (void)arg;
+    for (int i = 0; i < 8; i++)
+        b[i] = (unsigned char)(now >> (8 * i));
+    return mdb_put(txn, st->dbi[STORE_DB_META], &k, &v, 0);
+}
+
+/*
+ * An insert found the map full at its limit.  Pages freed by a transaction
+ * (a purge) are reusable only from the second transaction after it (LMDB
+ * keeps the previous snapshot intact), so one small commit (which may use
+ * the reserve) is made before the insert is tried a last time.
+ */
+static void map_settle(store_t *st)
+{
+    struct wop w = { settle_fn, NULL, 1, 1 };
+    if (solo_run(st, &w) != STORE_OK)
+        log_warn("store %s: cannot settle the full map", st->path);
+    map_shrink_back(st);
+}
+
+/* Another process grew the map: adopt its size (LMDB reads it from meta). */
+static void map_adopt(store_t *st)
+{
+    pthread_rwlock_wrlock(&st->maplock);
+    int rc = mdb_env_set_mapsize(st->env, 0);
+    if (rc != 0)
+        log_warn("store %s: adopting the new map size: %s", st->path, mdb_strerror(rc));
+    pthread_rwlock_unlock(&st->maplock);
+}
+
+static void readers_clear(store_t *st)
+{
+    int dead = 0;
+    if (mdb_reader_check(st->env, &dead) == 0 && dead > 0)
+        log_warn("store %s: cleared %d reader slots of dead processes", st->path, dead);
+}
+
+int store_env_read(store_t *st, store_txn_fn fn, void *arg)
+{
+    int readers_checked = 0;
+
+    for (int attempt = 0; attempt < STORE_RETRY_MAX; attempt++) {
+        MDB_txn *txn;
+        pthread_rwlock_rdlock(&st->maplock);
+        int rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn);
+        if (rc == 0) {
+            rc = fn(st, txn, arg);
+            mdb_txn_abort(txn);
+            pthread_rwlock_unlock(&st->maplock);
+            return store_env_err(rc, "read");
+        }
+        pthread_rwlock_unlock(&st->maplock);
+        if (rc == MDB_MAP_RESIZED) {
+            map_adopt(st);
+        } else if (rc == MDB_READERS_FULL && !readers_checked) {
+            readers_checked = 1;
+            readers_clear(st);
+        } else {
+            return store_env_err(rc, "begin read transaction");
+        }
+    }
+    log_error("store %s: read gave up after %d retries", st->path, STORE_RETRY_MAX);
+    return STORE_EIO;
+}
+
+
+/*
+ * The whole batch in one write transaction, each op in a nested one.
+ * Returns 0 (op results set) or the raw code that stopped the batch with
+ * nothing committed: MDB_MAP_FULL / MDB_MAP_RESIZED / MDB_TXN_FULL or a
+ * begin/commit error.  *seen receives the map size the attempt ran with.
+ */
+static int batch_try(store_t *st, struct store_gc_op *list, size_t *seen)
+{
+    MDB_txn *txn, *child;
+    int rc;
+    uint64_t ok = 0;
+
+    pthread_rwlock_rdlock(&st->maplock);
+    *seen = map_size_now(st);
+    rc = mdb_txn_begin(st->env, NULL, 0, &txn);
+    if (rc != 0)
+        goto out;
+    for (struct store_gc_op *op = list; op; op = op->next) {
+        struct wop *w = op->item;
+        rc = mdb_txn_begin(st->env, txn, 0, &child);
+        if (rc != 0) {
+            mdb_txn_abort(txn);
+            goto out;
+        }
+        int r = w->fn(st, child, w->arg);
+        if (r == 0)
+            r = mdb_txn_commit(child);
+        else
+            mdb_txn_abort(child);
+        if (r == MDB_MAP_FULL || r == MDB_TXN_FULL) {
+            mdb_txn_abort(txn);
+            rc = r;
+            goto out;
+        }
+        op->result = r;
+        ok += r == 0;
+    }
+    if (ok == 0) {
+        mdb_txn_abort(txn);             /* every op failed: nothing to sync */
+        goto out;
+    }
+    rc = mdb_txn_commit(txn);
+    if (rc == 0) {
+        atomic_fetch_add(&st->commits, 1);
+        atomic_fetch_add(&st->writes, ok);
+    }
+out:
+    pthread_rwlock_unlock(&st->maplock);
+    return rc;
+}
+
+/* One op alone in its own write transaction, with growth and resize. */
+static int solo_run(store_t *st, struct wop *w)
+{
+    int settled = w->frees;     /* deletions have the reserve instead */
+
+    for (int attempt = 0; attempt < STORE_RETRY_MAX; attempt++) {
+        MDB_txn *txn;
+        size_t seen;
+        pthread_rwlock_rdlock(&st->maplock);
+        seen = map_size_now(st);
+        int rc = mdb_txn_begin(st->env, NULL, 0, &txn);
+        if (rc == 0) {
+            rc = w->fn(st, txn, w->arg);
+            if (rc == 0)
+                rc = mdb_txn_commit(txn);
+            else
+                mdb_txn_abort(txn);
+            if (rc == 0 && !w->internal) {
+                atomic_fetch_add(&st->commits, 1);
+                atomic_fetch_add(&st->writes, 1);
+            }
+        }
+        pthread_rwlock_unlock(&st->maplock);
+        if (rc == MDB_MAP_RESIZED) {
+            map_adopt(st);
+        } else if (rc == MDB_MAP_FULL) {
+            if (map_grow(st, seen, map_limit(st, w->frees)) == 0)
+                continue;
+            if (settled)
+                return STORE_EFULL;
+            settled = 1;
+            map_settle(st);
+        } else {
+            return store_env_err(rc, "write");
+        }
+    }
+    log_error("store %s: write gave up after %d retries", st->path, STORE_RETRY_MAX);
+    return STORE_EIO;
+}
+
+/* The committer's run function (also used directly without group commit). */
+static void batch_run(void *ctx, struct store_gc_op *list)
+{
+    store_t *st = ctx;
+    int rc = 0, frees = 1;
+
+    for (struct store_gc_op *op = list; op; op = op->next)
+        frees &= ((struct wop *)op->item)->frees;
+
+    for (int attempt = 0; attempt < STORE_RETRY_MAX; attempt++) {
+        size_t seen;
+        rc = batch_try(st, list, &seen);
+        if (rc == MDB_MAP_RESIZED) {
+            map_adopt(st);
+            continue;
+        }
+        if (rc == MDB_MAP_FULL && map_grow(st, seen, map_limit(st, frees)) == 0)
+            continue;
+        break;
+    }
+    if (rc == 0) {
+        for (struct store_gc_op *op = list; op; op = op->next)
+            op->result = store_env_err(op->result, "write");
+        return;
+    }
+    if (rc == MDB_MAP_FULL || rc == MDB_TXN_FULL || list->next != NULL) {
+        /* The batch as a whole failed (map at its limit, too many dirty
+         * pages, or an op left the transaction unusable): give each op its
+         * own transaction and result, so one that still fits (a delete) is
+         * not failed by another. */
+        for (struct store_gc_op *op = list; op; op = op->next)
+            op->result = solo_run(st, op->item);
+        return;
+    }
+    int err = store_env_err(rc, "write batch");
+    for (struct store_gc_op *op = list; op; op = op->next)
+        op->result = err;
+}
+
+static int write_op(store_t *st, store_txn_fn fn, void *arg, int frees)
+{
+    struct wop w = { fn, arg, frees, 0 };
+    struct store_gc_op op = { .item = &w };
+
+    if (st->gc) {
+        op.result = store_gc_submit(st->gc, &op);
+    } else {
+        batch_run(st, &op);
+    }
+    if (frees)
+        map_shrink_back(st);
+    return op.result;
+}
+
+int store_env_write(store_t *st, store_txn_fn fn, void *arg)
+{
+    return write_op(st, fn, arg, 0);
+}
+
+int store_env_write_free(store_t *st, store_txn_fn fn, void *arg)
+{
+    return write_op(st, fn, arg, 1);
+}
+
+/* ---- open / close ---- */
+
+struct open_ctx {
+    char  *err;
+    size_t errlen;
+};
+
+/* Create/open the sub-databases and check the schema (one write txn). */
+static int open_dbs(store_t *st, MDB_txn *txn, void *arg)
+{
+    struct open_ctx *oc = arg;
+    MDB_val k = { 6, (void *)"schema" }, v;
+    char buf[24];
+    int rc;
+
+    for (int i = 0; i < STORE_DB_COUNT; i++) {
+        rc = mdb_dbi_open(txn, db_names[i], MDB_CREATE, &st->dbi[i]);
+        if (rc != 0)
+            return rc;
+    }
+    rc = mdb_get(txn, st->dbi[STORE_DB_META], &k, &v);
+    if (rc == MDB_NOTFOUND) {
+        int n = snprintf(buf, sizeof(buf), "%d", STORE_SCHEMA_VERSION);
+        v.mv_data = buf;
+        v.mv_size = (size_t)n;
+        return mdb_put(txn, st->dbi[STORE_DB_META], &k, &v, 0);
+    }
+    if (rc != 0)
+        return rc;
+    /* The schema is ASCII decimal so mdb_dump shows it plainly. */
+    unsigned long have = 0;
+    int valid = v.mv_size > 0 && v.mv_size < 10;
+    for (size_t i = 0; valid && i < v.mv_size; i++) {
+        char c = ((const char *)v.mv_data)[i];
+        valid = c >= '0' && c <= '9';
+        have = have * 10 + (unsigned long)(c - '0');
+    }
+    if (!valid) {
+        snprintf(oc->err, oc->errlen, "store %s: meta schema value is not a number",
+                 st->path);
+        return STORE_ESCHEMA;
+    }
+    if (have > STORE_SCHEMA_VERSION) {
+        snprintf(oc->err, oc->errlen,
+                 "store %s: database schema version %lu is newer than this "
+                 "program's schema version %d; upgrade mailstate",
+                 st->path, have, STORE_SCHEMA_VERSION);
+        return STORE_ESCHEMA;
+    }
+    /* have < STORE_SCHEMA_VERSION: no older schema exists yet (version 1 is
+     * the first); a future migration goes here, records migrate lazily by
+     * their version byte. */
+    return 0;
+}
+
+int store_env_open(const struct store_opts *opts, store_t **out, char *err, size_t errlen)
+{
+    store_t *st;
+    char dummy[1];
+    int rc;
+
+    *out = NULL;
+    if (err == NULL || errlen == 0) {
+        err = dummy;
+        errlen = sizeof(dummy);
+    }
+    err[0] = '\0';
+    if (opts == NULL || opts->path == NULL || opts->path[0] == '\0') {
+        snprintf(err, errlen, "store: no path given");
+        return STORE_EINVAL;
+    }
+    if (mkdir(opts->path, 0700) != 0 && errno != EEXIST) {
+        snprintf(err, errlen, "store %s: cannot create the directory: %s",
+                 opts->path, strerror(errno));
+        return STORE_EIO;
+    }
+    st = xcalloc(1, sizeof(*st));
+    st->path = xstrdup(opts->path);
+    size_t map = opts->map_size ? opts->map_size : STORE_DEFAULT_MAP;
+    st->map_size_max = opts->map_size_max > map ? opts->map_size_max : map;
+    atomic_init(&st->commits, 0);
+    atomic_init(&st->writes, 0);
+
+    /* Prefer writers: a grower must not starve behind a stream of readers.
+     * No thread ever takes the lock shared twice, so this cannot deadlock. */
+    pthread_rwlockattr_t ra;
+    pthread_rwlockattr_init(&ra);
+    pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&st->maplock, &ra);
+    pthread_rwlockattr_destroy(&ra);
+
+    rc = mdb_env_create(&st->env);
+    if (rc == 0)
+        rc = mdb_env_set_maxdbs(st->env, STORE_DB_COUNT + 1);
+    if (rc == 0)
+        rc = mdb_env_set_mapsize(st->env, map);
+    if (rc == 0)
+        rc = mdb_env_set_maxreaders(st->env, opts->max_readers ? opts->max_readers
+                                                               : STORE_DEFAULT_READERS);
+    /* MDB_NOTLS: read transactions belong to their txn object, not to the
+     * thread, so any thread may hold one while another thread writes (and a
+     * thread's reader slot is not kept after the thread ends).  Default
+     * sync flags: a commit is on disk when mdb_txn_commit returns. */
+    if (rc == 0)
+        rc = mdb_env_open(st->env, st->path, MDB_NOTLS, 0600);
+    if (rc != 0) {
+        snprintf(err, errlen, "store %s: cannot open: %s", st->path, mdb_strerror(rc));
+        store_env_close(st);
+        return rc == ENOSPC ? STORE_EFULL : STORE_EIO;
+    }
+    readers_clear(st);
+
+    struct open_ctx oc = { err, errlen };
+    struct wop w = { open_dbs, &oc, 0, 1 };
+    rc = solo_run(st, &w);
+    if (rc != STORE_OK) {
+        if (err[0] == '\0')
+            snprintf(err, errlen, "store %s: cannot initialise: %s", st->path,
+                     store_strerror(rc));
+        if (rc == STORE_ESCHEMA)
+            log_error("%s", err);
+        store_env_close(st);
+        return rc;
+    }
+    if (opts->group_commit) {
+        st->gc = store_gc_start(batch_run, st);
+        if (st->gc == NULL) {
+            snprintf(err, errlen, "store %s: cannot start the committer thread", st->path);
+            store_env_close(st);
+            return STORE_EIO;
+        }
+    }
+    /* The init transaction is not a write the caller made. */
+    atomic_store(&st->commits, 0);
+    atomic_store(&st->writes, 0);
+    *out = st;
+    return STORE_OK;
+}
+
+void store_env_close(store_t *st)
+{
+    if (st == NULL)
+        return;
+    st->gc = store_gc_stop(st->gc);
+    if (st->env)
+        mdb_env_close(st->env);
+    pthread_rwlock_destroy(&st->maplock);
+    free(st->path);
+    free(st);
+}

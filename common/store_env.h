@@ -1,0 +1,76 @@
+#ifndef MAILSTATE_STORE_ENV_H
+#define MAILSTATE_STORE_ENV_H
+/*
+ * store_env - the LMDB environment behind store_t (internal to the store):
+ * open/close, schema check, and the two ways to run a transaction.
+ *
+ * store_env_read(st, fn, arg) runs fn in a read-only transaction.
+ * store_env_write(st, fn, arg) runs fn in a write transaction and returns
+ * only once it is committed and synced; with group commit, fn runs in a
+ * nested transaction inside the committer's batch.  fn may be run more than
+ * once (after the map grew or was resized by another process), so it must
+ * clear any output of an earlier attempt before writing new output.
+ *
+ * fn returns 0, a STORE_E* code (its change is then discarded), or a raw
+ * LMDB/errno code, which the runner maps: MDB_MAP_FULL grows the map (up to
+ * map_size_max, then STORE_EFULL), ENOSPC is STORE_EFULL, anything else is
+ * logged and becomes STORE_EIO.
+ *
+ * Locking: every transaction of this handle holds st->maplock shared;
+ * mdb_env_set_mapsize (growth, adopting a resize) takes it exclusive, since
+ * LMDB requires no active transaction in the process for that call.  fn must
+ * not call store functions (the lock is not recursive).
+ */
+#include <lmdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "store.h"
+#include "store_gc.h"
+
+#if MDB_VERSION_FULL < MDB_VERINT(0, 9, 24)
+#error "LMDB 0.9.24 or newer is required"
+#endif
+
+enum store_db {
+    STORE_DB_MAILS,
+    STORE_DB_RCPTS,
+    STORE_DB_BY_SENDER,
+    STORE_DB_BY_RCPT,
+    STORE_DB_OUTBOX,
+    STORE_DB_PARKED,
+    STORE_DB_META,
+    STORE_DB_COUNT
+};
+
+struct store {
+    MDB_env             *env;
+    MDB_dbi              dbi[STORE_DB_COUNT];
+    pthread_rwlock_t     maplock;
+    size_t               map_size_max;
+    struct store_gc     *gc;             /* NULL without group commit */
+    atomic_uint_fast64_t commits, writes;
+    char                *path;
+};
+
+typedef int (*store_txn_fn)(store_t *st, MDB_txn *txn, void *arg);
+
+int store_env_open(const struct store_opts *opts, store_t **out, char *err, size_t errlen);
+void store_env_close(store_t *st);
+
+int store_env_read(store_t *st, store_txn_fn fn, void *arg);
+int store_env_write(store_t *st, store_txn_fn fn, void *arg);
+/*
+ * The same for writes that delete (purge, erasure, outbox removal): LMDB
+ * needs fresh pages even to delete, so these may grow the map past
+ * map_size_max by a reserve (1/8 of it, at least 1 MiB), and the map is set
+ * back afterwards.  A full mail log can thus always be purged.
+ */
+int store_env_write_free(store_t *st, store_txn_fn fn, void *arg);
+
+/* Raw LMDB/errno/store code -> STORE_* (logging what is unexpected). */
+int store_env_err(int rc, const char *what);
+
+uint64_t store_now_ms(void);
+
+#endif

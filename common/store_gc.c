@@ -1,0 +1,115 @@
+/*
+ * store_gc - group-commit queue; see store_gc.h.
+ *
+ * One mutex guards the queue; "more" wakes the committer, "done" wakes the
+ * submitters (broadcast: each checks its own op's done flag).
+ */
+#include "store_gc.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+
+#include "log.h"
+#include "store.h"
+#include "xmem.h"
+
+struct store_gc {
+    pthread_mutex_t     mu;
+    pthread_cond_t      more, done;
+    struct store_gc_op *head, **tail;
+    int                 stopping;
+    pthread_t           thread;
+    store_gc_run_fn     run;
+    void               *ctx;
+};
+
+static void *committer(void *arg)
+{
+    struct store_gc *gc = arg;
+
+    pthread_mutex_lock(&gc->mu);
+    for (;;) {
+        while (gc->head == NULL && !gc->stopping)
+            pthread_cond_wait(&gc->more, &gc->mu);
+        if (gc->head == NULL)
+            break;                      /* stopping and drained */
+        struct store_gc_op *list = gc->head;
+        gc->head = NULL;
+        gc->tail = &gc->head;
+        pthread_mutex_unlock(&gc->mu);
+
+        gc->run(gc->ctx, list);
+
+        pthread_mutex_lock(&gc->mu);
+        for (struct store_gc_op *op = list, *next; op; op = next) {
+            next = op->next;            /* op may vanish once done is seen */
+            op->done = 1;
+        }
+        pthread_cond_broadcast(&gc->done);
+    }
+    pthread_mutex_unlock(&gc->mu);
+    return NULL;
+}
+
+struct store_gc *store_gc_start(store_gc_run_fn run, void *ctx)
+{
+    struct store_gc *gc = xcalloc(1, sizeof(*gc));
+    int rc;
+
+    pthread_mutex_init(&gc->mu, NULL);
+    pthread_cond_init(&gc->more, NULL);
+    pthread_cond_init(&gc->done, NULL);
+    gc->tail = &gc->head;
+    gc->run = run;
+    gc->ctx = ctx;
+    /* The committer takes no signals: daemons (libmilter's sigwait thread)
+     * expect process signals to reach only the thread that waits for them. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    rc = pthread_create(&gc->thread, NULL, committer, gc);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) {
+        log_error("store: cannot start the committer thread: %s", strerror(rc));
+        pthread_cond_destroy(&gc->done);
+        pthread_cond_destroy(&gc->more);
+        pthread_mutex_destroy(&gc->mu);
+        return xfree(gc);
+    }
+    return gc;
+}
+
+int store_gc_submit(struct store_gc *gc, struct store_gc_op *op)
+{
+    op->done = 0;
+    op->result = STORE_EIO;
+    op->next = NULL;
+    pthread_mutex_lock(&gc->mu);
+    if (gc->stopping) {
+        pthread_mutex_unlock(&gc->mu);
+        return STORE_ECLOSED;
+    }
+    *gc->tail = op;
+    gc->tail = &op->next;
+    pthread_cond_signal(&gc->more);
+    while (!op->done)
+        pthread_cond_wait(&gc->done, &gc->mu);
+    pthread_mutex_unlock(&gc->mu);
+    return op->result;
+}
+
+struct store_gc *store_gc_stop(struct store_gc *gc)
+{
+    if (gc == NULL)
+        return NULL;
+    pthread_mutex_lock(&gc->mu);
+    gc->stopping = 1;
+    pthread_cond_signal(&gc->more);
+    pthread_mutex_unlock(&gc->mu);
+    pthread_join(gc->thread, NULL);
+    pthread_cond_destroy(&gc->done);
+    pthread_cond_destroy(&gc->more);
+    pthread_mutex_destroy(&gc->mu);
+    return xfree(gc);
+}

@@ -1,0 +1,344 @@
+/*
+ * store_rec - record encoding and the read/merge rules; see store_rec.h.
+ */
+#include "store_rec.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "xmem.h"
+
+#define STR_NULL 0xFFFFFFFFu
+
+/* ---- writing ---- */
+
+static void buf_reserve(struct store_rec_buf *b, size_t n)
+{
+    if (b->len + n <= b->cap)
+        return;
+    size_t cap = b->cap ? b->cap : 128;
+    while (cap < b->len + n)
+        cap *= 2;
+    b->p = xrealloc(b->p, cap);
+    b->cap = cap;
+}
+
+void store_rec_buf_free(struct store_rec_buf *b)
+{
+    b->p = xfree(b->p);
+    b->len = b->cap = 0;
+}
+
+static void put_bytes(struct store_rec_buf *b, const void *p, size_t n)
+{
+    buf_reserve(b, n);
+    if (n)
+        memcpy(b->p + b->len, p, n);
+    b->len += n;
+}
+
+static void put_u8(struct store_rec_buf *b, unsigned v)
+{
+    unsigned char c = (unsigned char)v;
+    put_bytes(b, &c, 1);
+}
+
+static void put_u32(struct store_rec_buf *b, uint32_t v)
+{
+    unsigned char c[4];
+    for (int i = 0; i < 4; i++)
+        c[i] = (unsigned char)(v >> (8 * i));
+    put_bytes(b, c, 4);
+}
+
+static void put_u64(struct store_rec_buf *b, uint64_t v)
+{
+    unsigned char c[8];
+    for (int i = 0; i < 8; i++)
+        c[i] = (unsigned char)(v >> (8 * i));
+    put_bytes(b, c, 8);
+}
+
+static void put_str(struct store_rec_buf *b, const char *s)
+{
+    if (s == NULL) {
+        put_u32(b, STR_NULL);
+        return;
+    }
+    size_t n = strlen(s);
+    put_u32(b, (uint32_t)n);
+    put_bytes(b, s, n);
+}
+
+/* ---- reading: a cursor that turns every overrun into one error flag ---- */
+
+struct rd {
+    const unsigned char *p;
+    size_t               len, off;
+    int                  bad;
+};
+
+static const unsigned char *get_bytes(struct rd *r, size_t n)
+{
+    if (r->bad || r->len - r->off < n) {
+        r->bad = 1;
+        return NULL;
+    }
+    const unsigned char *p = r->p + r->off;
+    r->off += n;
+    return p;
+}
+
+static unsigned get_u8(struct rd *r)
+{
+    const unsigned char *p = get_bytes(r, 1);
+    return p ? p[0] : 0;
+}
+
+static uint32_t get_u32(struct rd *r)
+{
+    const unsigned char *p = get_bytes(r, 4);
+    uint32_t v = 0;
+    for (int i = 3; p && i >= 0; i--)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+static uint64_t get_u64(struct rd *r)
+{
+    const unsigned char *p = get_bytes(r, 8);
+    uint64_t v = 0;
+    for (int i = 7; p && i >= 0; i--)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+/* NULL for a NULL string (or an error, which sets bad). */
+static char *get_str(struct rd *r)
+{
+    uint32_t n = get_u32(r);
+    if (r->bad || n == STR_NULL)
+        return NULL;
+    const unsigned char *p = get_bytes(r, n);
+    if (p == NULL)
+        return NULL;
+    if (memchr(p, '\0', n) != NULL) {
+        r->bad = 1;
+        return NULL;
+    }
+    return xstrndup((const char *)p, n);
+}
+
+static void get_str_fixed(struct rd *r, char *out, size_t outlen)
+{
+    char *s = get_str(r);
+    out[0] = '\0';
+    if (s) {
+        size_t n = strlen(s);
+        if (n >= outlen)
+            r->bad = 1;
+        else
+            memcpy(out, s, n + 1);
+    }
+    free(s);
+}
+
+/* Start of a record: the version byte must be one we know. */
+static int rd_begin(struct rd *r, const void *data, size_t len)
+{
+    r->p = data;
+    r->len = len;
+    r->off = 0;
+    r->bad = 0;
+    return get_u8(r) == STORE_REC_VERSION && !r->bad ? 0 : -1;
+}
+
+/* A record must be used up exactly: trailing bytes mean a newer writer. */
+static int rd_end(const struct rd *r)
+{
+    return r->bad || r->off != r->len ? -1 : 0;
+}
+
+/* ---- mail ---- */
+
+void store_rec_mail_encode(struct store_rec_buf *b, const struct store_mail *m)
+{
+    b->len = 0;
+    put_u8(b, STORE_REC_VERSION);
+    put_u64(b, m->created_ms);
+    put_u32(b, m->n_rcpt);
+    put_str(b, m->sender ? m->sender : "");
+    put_str(b, m->queue_id);
+    put_str(b, m->message_id);
+    put_str(b, m->subject);
+}
+
+void store_rec_mail_clear(struct store_mail *m)
+{
+    m->sender = xfree(m->sender);
+    m->queue_id = xfree(m->queue_id);
+    m->message_id = xfree(m->message_id);
+    m->subject = xfree(m->subject);
+}
+
+int store_rec_mail_decode(const void *data, size_t len, const char *id,
+                          struct store_mail *out)
+{
+    struct rd r;
+
+    memset(out, 0, sizeof(*out));
+    memcpy(out->id, id, MAILID_ID_LEN);
+    out->id[MAILID_ID_LEN] = '\0';
+    if (rd_begin(&r, data, len) < 0)
+        return -1;
+    out->created_ms = get_u64(&r);
+    out->n_rcpt = get_u32(&r);
+    out->sender = get_str(&r);
+    out->queue_id = get_str(&r);
+    out->message_id = get_str(&r);
+    out->subject = get_str(&r);
+    if (rd_end(&r) < 0 || out->sender == NULL) {
+        store_rec_mail_clear(out);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- recipient entry ---- */
+
+void store_rec_rcpt_encode(struct store_rec_buf *b, const struct store_rcpt *rc)
+{
+    b->len = 0;
+    put_u8(b, STORE_REC_VERSION);
+    put_u8(b, (unsigned)rc->status);
+    put_u64(b, rc->first_read_ms);
+    put_u64(b, rc->last_read_ms);
+    put_u32(b, rc->read_count);
+    put_u64(b, rc->updated_ms);
+    put_str(b, rc->server ? rc->server : "");
+    put_str(b, rc->via);
+}
+
+int store_rec_rcpt_decode(const void *data, size_t len, const char *address,
+                          size_t address_len, struct store_rcpt *out)
+{
+    struct rd r;
+
+    memset(out, 0, sizeof(*out));
+    if (rd_begin(&r, data, len) < 0)
+        return -1;
+    out->status = (int)get_u8(&r);
+    out->first_read_ms = get_u64(&r);
+    out->last_read_ms = get_u64(&r);
+    out->read_count = get_u32(&r);
+    out->updated_ms = get_u64(&r);
+    out->server = get_str(&r);
+    get_str_fixed(&r, out->via, sizeof(out->via));
+    if (rd_end(&r) < 0 || out->server == NULL || out->status < STORE_SENT ||
+        out->status > STORE_READ) {
+        out->server = xfree(out->server);
+        return -1;
+    }
+    out->address = xstrndup(address, address_len);
+    return 0;
+}
+
+void store_rec_rcpt_copy(struct store_rcpt *dst, const struct store_rcpt *src)
+{
+    *dst = *src;
+    dst->address = src->address ? xstrdup(src->address) : NULL;
+    dst->server = src->server ? xstrdup(src->server) : NULL;
+}
+
+/* ---- outbox item ---- */
+
+void store_rec_outbox_encode(struct store_rec_buf *b, uint64_t queued_ms,
+                             const char *id, const char *rcpt)
+{
+    b->len = 0;
+    put_u8(b, STORE_REC_VERSION);
+    put_u64(b, queued_ms);
+    put_bytes(b, id, MAILID_ID_LEN);
+    put_bytes(b, rcpt, strlen(rcpt));
+}
+
+int store_rec_outbox_decode(const void *data, size_t len, uint64_t *queued_ms,
+                            char id[MAILID_ID_LEN + 1], const char **rcpt,
+                            size_t *rcpt_len)
+{
+    struct rd r;
+    const unsigned char *p;
+
+    if (rd_begin(&r, data, len) < 0)
+        return -1;
+    *queued_ms = get_u64(&r);
+    p = get_bytes(&r, MAILID_ID_LEN);
+    if (p == NULL || r.off >= r.len)
+        return -1;
+    memcpy(id, p, MAILID_ID_LEN);
+    id[MAILID_ID_LEN] = '\0';
+    *rcpt = (const char *)r.p + r.off;
+    *rcpt_len = r.len - r.off;
+    return 0;
+}
+
+/* ---- rules ---- */
+
+void store_rec_set_via(struct store_rcpt *r, const char *via)
+{
+    size_t n = via ? strnlen(via, sizeof(r->via) - 1) : 0;
+    if (n)
+        memcpy(r->via, via, n);
+    r->via[n] = '\0';
+}
+
+void store_rec_apply_read(struct store_rcpt *r, uint64_t when_ms, const char *via)
+{
+    if (r->status != STORE_READ) {
+        r->status = STORE_READ;
+        r->first_read_ms = r->last_read_ms = when_ms;
+        r->read_count = 1;
+    } else {
+        if (r->first_read_ms == 0 || when_ms < r->first_read_ms)
+            r->first_read_ms = when_ms;
+        if (when_ms > r->last_read_ms)
+            r->last_read_ms = when_ms;
+        if (r->read_count < UINT32_MAX)
+            r->read_count++;
+    }
+    store_rec_set_via(r, via);
+}
+
+int store_rec_apply_deleted(struct store_rcpt *r, const char *via)
+{
+    if (r->status >= STORE_DELETED_UNREAD)
+        return 0;
+    r->status = STORE_DELETED_UNREAD;
+    store_rec_set_via(r, via);
+    return 1;
+}
+
+int store_rec_merge(struct store_rcpt *local, const struct store_rcpt *remote)
+{
+    struct store_rcpt m = *local;
+
+    if (remote->status > m.status ||
+        (remote->status == m.status && strcmp(remote->via, m.via) > 0))
+        memcpy(m.via, remote->via, sizeof(m.via));
+    if (remote->status > m.status)
+        m.status = remote->status;
+    if (remote->first_read_ms &&
+        (m.first_read_ms == 0 || remote->first_read_ms < m.first_read_ms))
+        m.first_read_ms = remote->first_read_ms;
+    if (remote->last_read_ms > m.last_read_ms)
+        m.last_read_ms = remote->last_read_ms;
+    if (remote->read_count > m.read_count)
+        m.read_count = remote->read_count;
+    m.via[sizeof(m.via) - 1] = '\0';
+
+    int changed = m.status != local->status || m.first_read_ms != local->first_read_ms ||
+                  m.last_read_ms != local->last_read_ms ||
+                  m.read_count != local->read_count || strcmp(m.via, local->via) != 0;
+    *local = m;
+    return changed;
+}
