@@ -107,6 +107,12 @@ dnl a grandchild that outlives it and is left as a zombie under a PID 1
 dnl that does not reap, as on this test machine).
 define(\`confDELIVERY_MODE', \`interactive')dnl
 define(\`confTO_IDENT', \`0s')dnl
+dnl Load-average limits off: with the defaults (QueueLA 8, RefuseLA 12) a
+dnl busy 2-core test machine makes Sendmail queue instead of delivering, or
+dnl close its listening socket altogether.
+define(\`confQUEUE_LA', \`10000')dnl
+define(\`confREFUSE_LA', \`10000')dnl
+define(\`confDELAY_LA', \`0')dnl
 FEATURE(\`no_default_msa')dnl
 FEATURE(\`accept_unresolvable_domains')dnl
 DAEMON_OPTIONS(\`Port=$port, Addr=127.0.0.1, Name=MTA')dnl
@@ -153,6 +159,8 @@ define(\`confHOST_STATUS_DIRECTORY', \`$dir/hoststat')dnl
 define(\`confCT_FILE', \`-o $dir/trusted-users')dnl
 define(\`confDONT_BLAME_SENDMAIL', \`TrustStickyBit')dnl
 define(\`RELAY_MAILER_ARGS', \`TCP \$h $port')dnl
+define(\`confQUEUE_LA', \`10000')dnl
+define(\`confREFUSE_LA', \`10000')dnl
 FEATURE(\`msp', \`[127.0.0.1]')dnl
 EOF
 }
