@@ -49,6 +49,8 @@ static const char *const sync_reason_names[SYNC_R_COUNT] = {
     [SYNC_R_UNKNOWN_MAIL]      = "unknown_mail",
     [SYNC_R_UNKNOWN_RECIPIENT] = "unknown_recipient",
     [SYNC_R_SENDER_MISMATCH]   = "sender_mismatch",
+    [SYNC_R_OPT_OUT]           = "opt_out",
+    [SYNC_R_TRACKING_OFF]      = "tracking_off",
 };
 
 const char *sync_reason_name(enum sync_reason r)
@@ -448,6 +450,10 @@ static enum sync_reason sync_entry_allowed(sync_receiver_t *r, const char *peer,
     if (msys_judge_recipient(ms, e->rcpt.address, &rserver) != MSYS_SYSTEM ||
         rserver == NULL || strcmp(rserver, peer) != 0)
         return SYNC_R_WRONG_PEER;
+    if (!r->conf->tracking)
+        return SYNC_R_TRACKING_OFF;
+    if (conf_is_opt_out(r->conf, e->rcpt.address))
+        return SYNC_R_OPT_OUT;
     return SYNC_R_COUNT;
 }
 

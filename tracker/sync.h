@@ -38,8 +38,9 @@
  * entry is refused, counted, and does not fail the batch when: its sender's
  * domain is not hosted by this server; its recipient is not hosted by the
  * peer that signed the batch; the mail is unknown here; the recipient was
- * never recorded here for that mail; or the sender differs from the mail's
- * recorded sender.  The reply is 200 {"merged": N, "refused": M}.
+ * never recorded here for that mail; the sender differs from the mail's
+ * recorded sender; or this server's own config says the recipient opted
+ * out or tracking is off (privacy holds even if the peers' configs drift).  The reply is 200 {"merged": N, "refused": M}.
  *
  * Counters (refused requests by reason, entries merged/refused by reason)
  * are process-wide atomics, printed by sync_metrics_write().
@@ -93,6 +94,8 @@ enum sync_reason {
     SYNC_R_UNKNOWN_MAIL,
     SYNC_R_UNKNOWN_RECIPIENT,
     SYNC_R_SENDER_MISMATCH,
+    SYNC_R_OPT_OUT,
+    SYNC_R_TRACKING_OFF,
     SYNC_R_COUNT
 };
 

@@ -65,17 +65,19 @@ static FX_UNUSED char *fx_key(const char *dir, const char *name, char c)
     return path;
 }
 
-/* Conf of the three-server system as seen from `me`; mx1's tracker at mx1_url. */
-static FX_UNUSED struct conf *fx_conf(const char *me, const char *key_path,
-                                      const char *mx1_url, const char *mx2_url)
+/* Conf of the three-server system as seen from `me`; mx1's tracker at
+   mx1_url; extra lines go into [system]. */
+static FX_UNUSED struct conf *fx_conf_ex(const char *me, const char *key_path,
+                                         const char *mx1_url, const char *mx2_url,
+                                         const char *extra)
 {
     char *errors = NULL;
     char *text = xasprintf(
-        "[system]\nthis_server = %s\nkey_file = %s\n\n"
+        "[system]\nthis_server = %s\nkey_file = %s\n%s\n\n"
         "[server mx1]\ndomains = a.example\ntracker = %s\n\n"
         "[server mx2]\ndomains = c.example\ntracker = %s\n\n"
         "[server mx3]\ndomains = d.example\ntracker = http://127.0.0.1:9\n",
-        me, key_path, mx1_url, mx2_url);
+        me, key_path, extra, mx1_url, mx2_url);
     struct conf *c = conf_load_string(text, "fixture.conf", 0, &errors);
 
     if (c == NULL) {
@@ -85,6 +87,12 @@ static FX_UNUSED struct conf *fx_conf(const char *me, const char *key_path,
     c->tracker_sync_window = 300;
     xfree(text);
     return c;
+}
+
+static FX_UNUSED struct conf *fx_conf(const char *me, const char *key_path,
+                                      const char *mx1_url, const char *mx2_url)
+{
+    return fx_conf_ex(me, key_path, mx1_url, mx2_url, "");
 }
 
 static FX_UNUSED store_t *fx_store(const char *dir, const char *name)

@@ -565,6 +565,40 @@ static void test_handle_large_batch(void **state)
     xfree(body);
 }
 
+/* The home server's own opt-out list and tracking switch hold for synced
+   reads too, whatever the peer's config says. */
+static void test_handle_privacy(void **state)
+{
+    struct rx *x = *state;
+    static const char *const rcpts[] = { "bob@c.example", "carol@c.example" };
+    static const char *const servers[] = { "mx2", "mx2" };
+    const char *extras[] = { "opt_out = carol@c.example", "tracking = no" };
+    const enum sync_reason why[] = { SYNC_R_OPT_OUT, SYNC_R_TRACKING_OFF };
+
+    for (int k = 0; k < 2; k++) {
+        struct conf *c = fx_conf_ex("mx1", x->key, "http://127.0.0.1:1",
+                                    "http://127.0.0.1:2", extras[k]);
+        sync_receiver_t *r = sync_receiver_new(c, x->st, 0);
+        char id[MAILID_ID_LEN + 1] = "", *body, *reply = NULL, ts[24];
+        char sig[SYNC_SIG_HEX_LEN + 1];
+        uint64_t before = sync_refused_count(why[k]);
+
+        fx_mail(x->st, "alice@a.example", id, rcpts, servers, 2);
+        body = rx_body(id, "alice@a.example", "carol@c.example", 5000, 5000, 1);
+        snprintf(ts, sizeof(ts), "%d", 1764325200 + k);
+        sync_sign(c->key, c->key_len, "POST", SYNC_PATH, ts, "mx2", body, strlen(body), sig);
+        assert_int_equal(sync_handle(r, "POST", SYNC_PATH, "mx2", ts, sig, body,
+                                     strlen(body), 1764325200, &reply), 200);
+        assert_string_equal(reply, "{\"merged\":0,\"refused\":1}");
+        assert_true(sync_refused_count(why[k]) == before + 1);
+        assert_int_equal(fx_entry(x->st, id, "carol@c.example").status, STORE_SENT);
+        xfree(reply);
+        xfree(body);
+        sync_receiver_free(r);
+        conf_unref(c);
+    }
+}
+
 /* Where a read of a sender's mail must go. */
 static void test_home_peer(void **state)
 {
@@ -612,6 +646,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_handle_merge, rx_setup, rx_teardown),
         cmocka_unit_test_setup_teardown(test_handle_refused_entries, rx_setup, rx_teardown),
         cmocka_unit_test_setup_teardown(test_handle_large_batch, rx_setup, rx_teardown),
+        cmocka_unit_test_setup_teardown(test_handle_privacy, rx_setup, rx_teardown),
         cmocka_unit_test_setup_teardown(test_home_peer, rx_setup, rx_teardown),
         cmocka_unit_test(test_metrics_text),
     };
