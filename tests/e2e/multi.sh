@@ -96,15 +96,16 @@ start_daemon() {  # KIND NAME   (KIND = milter | tracker)
     echo $! > "$T/$n/$kind.pid"
 }
 
-stop_daemon() {   # KIND NAME: SIGTERM, wait until it is gone
-    local f=$T/$2/$1.pid pid
+stop_daemon() {   # KIND NAME: SIGTERM, wait until it is gone; its exit status
+    local f=$T/$2/$1.pid pid rc=0
     [ -f "$f" ] || return 0
     pid=$(cat "$f")
     kill -TERM "$pid" 2>/dev/null
     for _ in $(seq 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null || rc=$?
     rm -f "$f"
+    return $rc
 }
 
 healthy() { curl -sf -o /dev/null "$(url "$1")/healthz"; }
@@ -326,7 +327,9 @@ DEPTH=$(metric mx2 'mailstate_outbox_depth{peer="mx1"}')
 [ "${DEPTH:-0}" -ge 1 ] && t_ok "outbox for mx1 holds $DEPTH item(s)" ||
     t_fail "outbox for mx1 is empty while mx1 is down"
 
-stop_daemon tracker mx2
+# SIGTERM while its forwarder is backing off: a clean, prompt exit
+stop_daemon tracker mx2 && t_ok "mx2's tracker stopped cleanly on SIGTERM during the outage" ||
+    t_fail "mx2's tracker: exit status $? on SIGTERM"
 start_tracker mx2
 DEPTH2=$(metric mx2 'mailstate_outbox_depth{peer="mx1"}')
 [ "$DEPTH2" = "$DEPTH" ] && t_ok "outbox survived a restart of mx2's tracker ($DEPTH2)" ||
