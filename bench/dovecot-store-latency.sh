@@ -71,6 +71,7 @@ run_case() {
     local actions=()
     for (( i=1; i<=N; i++ )); do actions+=("seen:$name-one-$(printf %04d $i)"); done
     dovecot_imap bob "${actions[@]}" > "$T/$name.single"
+    sleep 7
     dovecot_imap bob seen-all > "$T/$name.all"
     /usr/bin/python3 - "$name" "$N" "$T/$name.single" "$T/$name.all" <<'EOF'
 import statistics, sys
@@ -82,14 +83,16 @@ print("%-5s STORE one: median %.1f ms, max %.1f ms (%d); STORE 1:* (%s new): %.1
       "LOGOUT after: %.1f ms" % (name, 1000 * statistics.median(ts), 1000 * max(ts),
                                  len(ts), n, 1000 * al[0], 1000 * lo[0]))
 EOF
-    # let the plugin's logout wait finish before the next case
-    sleep 1
+    # let the imap processes' logout waits (<= mailstate_timeout + 1 s) end
+    sleep 7
+    echo "      spooled so far: $(find "$(dovecot_spool bob)" -name '*.json' 2>/dev/null | wc -l)"
 }
 
 tport=$(t_port)
 tracker_conf "$T/tracker.conf" "$tport"
 tracker_start "$T/tracker.conf" || exit 1
-dovecot_start "$TRACKER_URL" "$TRACKER_TOKEN_NOTIFY" "  mailstate_spool_max = 100000" || exit 1
+dovecot_start "$TRACKER_URL" "$TRACKER_TOKEN_NOTIFY" "  mailstate_spool_max = 100000
+  mailstate_timeout = 5s" || exit 1
 
 run_case up
 tracker_stop
@@ -97,4 +100,3 @@ slow_start "$tport" || exit 1
 run_case slow
 kill "$SLOW_PID"; wait "$SLOW_PID" 2>/dev/null
 run_case down
-echo "spooled while slow/down: $(find "$(dovecot_spool bob)" -name '*.json' | wc -l)"

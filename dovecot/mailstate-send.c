@@ -60,7 +60,7 @@ static struct http_client *mailstate_http(struct mailstate_user *muser)
 	/* after a failed connect the next one waits; never for long */
 	set.connect_backoff_time_msecs = 100;
 	set.connect_backoff_max_time_msecs = 1000;
-	set.max_parallel_connections = 4;
+	set.max_parallel_connections = 8;
 	set.event_parent = muser->user->event;
 	set.debug = muser->user->mail_debug;
 	muser->http = http_client_init_private(&set);
