@@ -53,6 +53,25 @@ spool_is() {
     [ "$(find "$(dovecot_spool "$1")" -maxdepth 1 -name '*.json*' 2>/dev/null | wc -l)" -eq "$2" ]
 }
 
+# spool_unclaimed USER N: N event files, none claimed.
+spool_unclaimed() {
+    local d
+    d=$(dovecot_spool "$1")
+    [ "$(find "$d" -maxdepth 1 -name '*.json' | wc -l)" -eq "$2" ] &&
+    [ "$(find "$d" -maxdepth 1 -name '*.json.*' | wc -l)" -eq 0 ]
+}
+
+# n_read_is N ID...: exactly N of the mails are read by their recipient
+# dave (a full spool drops whichever event came last).
+n_read_is() {
+    local want=$1 id n=0
+    shift
+    for id in "$@"; do
+        state_is "$id" dave@a.example read && n=$((n + 1))
+    done
+    [ "$n" -eq "$want" ]
+}
+
 # The plugin logged a line with both ID and TEXT.
 logged() {
     grep -F "$1" "$DOVECOT_LOG" | grep -qF "$2"
@@ -132,6 +151,20 @@ t_check "spooled read replayed at the next login" \
 t_check "spool empty after the replay" t_wait spool_is bob 0
 t_check "replayed read counted once" state_is "$m_down" bob@a.example "read imap 1"
 
+# A claim left by an imap process that died (NAME.json.PID, PID gone) is
+# taken back and sent at the next login.
+m_claim=$(seed_mail bob@a.example)
+sleep 0 & dead=$!
+wait "$dead"
+claim="$(dovecot_spool bob)/0001795800000000-$dead-1.json.$dead"
+printf '{"mail_id":"%s","sender":"alice@a.example","recipient":"bob@a.example","via":"imap","event":"read","time":"%s"}' \
+    "$m_claim" "$(date -u +%Y-%m-%dT%H:%M:%S.000Z)" > "$claim"
+chown nobody "$claim"
+dovecot_imap bob sleep:0.3 > /dev/null || t_fail "IMAP session 4b"
+t_check "a dead process's claim is replayed" \
+    t_wait state_is "$m_claim" bob@a.example read imap
+t_check "spool empty after the stale claim" t_wait spool_is bob 0
+
 # --- 4. Deleted unread: \Deleted + EXPUNGE, MOVE to \Trash; MOVE to another
 # folder is not a deletion; a read mail stays read when deleted.
 dovecot_imap bob delete:expunge move:trash:Trash move:archive:Archive \
@@ -166,7 +199,17 @@ dovecot_imap dave seen:d1 seen:d2 seen:d3 sleep:0.5 > "$T/imap7.out" ||
 t_check "spool bounded at mailstate_spool_max=2" t_wait spool_is dave 2
 t_check "overflow logged as lost" \
     t_wait grep -q "is full (2 files), event lost" "$DOVECOT_LOG"
+# A login while the tracker is still down: the replay fails and returns
+# both files to the spool, no claim left behind.
+dovecot_imap dave sleep:0.5 > /dev/null || t_fail "IMAP session 7b"
+t_check "replay attempted with the tracker down" \
+    t_wait grep -q "replaying 2 spooled events from $(dovecot_spool dave)" "$DOVECOT_LOG"
+t_check "failed replay returns the files unclaimed" t_wait spool_unclaimed dave 2
 tracker_start "$T/tracker.conf" || t_fail "tracker restarts"
+dovecot_imap dave sleep:0.3 > /dev/null || t_fail "IMAP session 7c"
+t_check "the two spooled reads recorded once the tracker is back" \
+    t_wait n_read_is 2 "$d1" "$d2" "$d3"
+t_check "dave's spool empty" t_wait spool_is dave 0
 
 # --- 7. Bad input: a recipient template that is not an address disables the
 # plugin for that user, with an error.
