@@ -146,6 +146,12 @@ int mailstate_spool_write(struct mailstate_user *muser, const char *body)
 		e_error(event, "mailstate: event lost: %s", body);
 		return -1;
 	}
+	/* the new name must survive a crash too */
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY)) >= 0) {
+		if (fsync(fd) < 0)
+			e_warning(event, "mailstate: fsync(%s) failed: %m", dir);
+		i_close_fd(&fd);
+	}
 	muser->spool_maybe_nonempty = TRUE;
 	e_info(event, "mailstate: tracker unavailable, event spooled to %s",
 	       path);
@@ -161,7 +167,9 @@ static void mailstate_req_retry_later(struct mailstate_req *req)
 	struct mailstate_user *muser = req->muser;
 
 	if (req->claim_path == NULL) {
-		(void)mailstate_spool_write(muser, req->body);
+		T_BEGIN {
+			(void)mailstate_spool_write(muser, req->body);
+		} T_END;
 	} else if (rename(req->claim_path, req->spool_path) < 0) {
 		e_error(muser->user->event, "mailstate: rename(%s, %s) "
 			"failed: %m", req->claim_path, req->spool_path);
