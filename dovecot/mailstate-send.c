@@ -276,9 +276,8 @@ mailstate_spool_read(struct mailstate_user *muser, const char *path)
 	if (fstat(fd, &st) < 0 || st.st_size <= 0 ||
 	    st.st_size > MAILSTATE_SPOOL_FILE_MAX) {
 		e_error(muser->user->event, "mailstate: %s: empty, too big or "
-			"unreadable; removed", path);
+			"unreadable", path);
 		i_close_fd(&fd);
-		i_unlink_if_exists(path);
 		return NULL;
 	}
 	buf = t_malloc0(st.st_size + 1);
@@ -367,8 +366,18 @@ mailstate_spool_replay_round(struct mailstate_user *muser, bool at_init)
 			}
 			continue;
 		}
-		if ((body = mailstate_spool_read(muser, claim)) == NULL)
+		if ((body = mailstate_spool_read(muser, claim)) == NULL) {
+			/* unreadable: set aside (a dot-name is never replayed)
+			   instead of failing again at every login */
+			const char *bad = t_strdup_printf("%s/.bad-%s", dir, name);
+
+			if (rename(claim, bad) == 0) {
+				e_error(muser->user->event, "mailstate: "
+					"unreadable spool file set aside as %s",
+					bad);
+			}
 			continue;
+		}
 		muser->replay_inflight++;
 		mailstate_submit(muser, body, claim, path);
 	}

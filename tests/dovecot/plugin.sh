@@ -50,7 +50,7 @@ seed_mail() {
 
 # spool_is USER N: USER's spool holds N events (claimed ones included).
 spool_is() {
-    [ "$(find "$(dovecot_spool "$1")" -maxdepth 1 -name '*.json*' 2>/dev/null | wc -l)" -eq "$2" ]
+    [ "$(find "$(dovecot_spool "$1")" -maxdepth 1 -name '*.json*' ! -name '.*' 2>/dev/null | wc -l)" -eq "$2" ]
 }
 
 # spool_unclaimed USER N: N event files, none claimed.
@@ -160,9 +160,16 @@ claim="$(dovecot_spool bob)/0001795800000000-$dead-1.json.$dead"
 printf '{"mail_id":"%s","sender":"alice@a.example","recipient":"bob@a.example","via":"imap","event":"read","time":"%s"}' \
     "$m_claim" "$(date -u +%Y-%m-%dT%H:%M:%S.000Z)" > "$claim"
 chown nobody "$claim"
+# bad input in the spool: an empty event file and one over 8 KiB
+: > "$(dovecot_spool bob)/0001795800000001-1-1.json"
+head -c 9000 /dev/zero | tr '\0' x > "$(dovecot_spool bob)/0001795800000002-1-1.json"
+chown nobody "$(dovecot_spool bob)"/*.json
 dovecot_imap bob sleep:0.3 > /dev/null || t_fail "IMAP session 4b"
 t_check "a dead process's claim is replayed" \
     t_wait state_is "$m_claim" bob@a.example read imap
+t_check "empty and oversized spool files set aside, not replayed" \
+    t_wait test -f "$(dovecot_spool bob)/.bad-0001795800000001-1-1.json" -a \
+                -f "$(dovecot_spool bob)/.bad-0001795800000002-1-1.json"
 t_check "spool empty after the stale claim" t_wait spool_is bob 0
 
 # --- 4. Deleted unread: \Deleted + EXPUNGE, MOVE to \Trash; MOVE to another
