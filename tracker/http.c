@@ -448,7 +448,6 @@ int http_start(const struct http_opts *opts, const struct api_ctx *ctx,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)opts->max_connections,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)opts->idle_timeout,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)HTTP_BACKLOG,
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1,
         MHD_OPTION_URI_LOG_CALLBACK, http_uri_cb, h,
         MHD_OPTION_NOTIFY_COMPLETED, http_completed, h,
         MHD_OPTION_END);
