@@ -37,6 +37,7 @@ struct http {
     struct http_opts   opts;
     unsigned           port;
     _Atomic long       in_flight;
+    _Atomic int        draining;     /* after http_quiesce: close after each answer */
 };
 
 enum http_state {
@@ -149,6 +150,9 @@ static enum MHD_Result http_queue(struct http_req *r, struct MHD_Connection *con
         MHD_add_response_header(mr, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
                                 "Bearer realm=\"mailstate\"");
     MHD_add_response_header(mr, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    /* Shutting down: keep-alive clients must not keep the drain waiting. */
+    if (atomic_load_explicit(&r->h->draining, memory_order_relaxed))
+        MHD_add_response_header(mr, MHD_HTTP_HEADER_CONNECTION, "close");
     ret = MHD_queue_response(conn, r->resp.status, mr);
     MHD_destroy_response(mr);
     r->code = r->resp.status;
@@ -471,8 +475,10 @@ unsigned http_port(const http_t *h)
 
 void http_quiesce(http_t *h)
 {
-    MHD_socket fd = MHD_quiesce_daemon(h->mhd);
+    MHD_socket fd;
 
+    atomic_store(&h->draining, 1);
+    fd = MHD_quiesce_daemon(h->mhd);
     if (fd != MHD_INVALID_SOCKET)
         close(fd);
 }

@@ -24,7 +24,8 @@
  * connections otherwise).  Per-request state is freed in the
  * request-completed callback, whatever the outcome.
  *
- * Shutdown: http_quiesce() stops accepting new connections;
+ * Shutdown: http_quiesce() stops accepting new connections and makes every
+ * later answer close its connection (so keep-alive clients let go);
  * http_drain() waits until no request is in flight (or timeout_ms passed,
  * returns the number still in flight); http_stop() finishes queued writes,
  * stops the daemon and frees everything (returns NULL).
