@@ -13,10 +13,10 @@
 #include <sodium.h>
 
 #include "addr.h"
+#include "jw.h"
 #include "log.h"
 #include "mailid.h"
 #include "metrics.h"
-#include "jw.h"
 #include "msys.h"
 #include "render.h"
 #include "route.h"
