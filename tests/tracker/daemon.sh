@@ -1,7 +1,7 @@
 #!/bin/bash
 # Daemon mode: without -f the tracker detaches, writes its PID file, drops
-# to [tracker] user (as root), serves, and on SIGTERM exits (removing the PID file when its directory lets it).
-#
+# to [tracker] user (as root), serves, and on SIGTERM exits (removing the
+# PID file when its directory lets it).
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../lib/tracker.sh"
 . "$(dirname "$0")/lib.sh"
