@@ -18,6 +18,7 @@
 #include "mailid.h"
 #include "metrics.h"
 #include "msys.h"
+#include "peer.h"
 #include "render.h"
 #include "route.h"
 #include "xmem.h"
@@ -305,6 +306,8 @@ static void api_reads(const struct api_ctx *ctx, const struct api_req *req,
         return;
     }
     metrics_recorded(rd.deleted ? METRICS_DELETED_UNREAD : METRICS_READ);
+    if (forward_to != NULL)
+        peer_kick(forward_to);          /* wake the forwarder for that peer */
     struct jw w;
     jw_init(&w, 512);
     jw_obj_open(&w);

@@ -31,6 +31,7 @@
 #include "log.h"
 #include "mailid.h"
 #include "paths.h"
+#include "peer.h"
 #include "retention.h"
 #include "store.h"
 
@@ -189,12 +190,8 @@ int main(int argc, char **argv)
 
     ctx.conf = conf;
     ctx.store = st;
-    /*
-     * Peer sync hooks (design §7, tracker/sync.c): register the POST /v1/sync
-     * handler here with api_register(ROUTE_SYNC, ...) before the server starts,
-     * and start the outbox forwarder next to the retention thread; stop it
-     * after http_stop() below.
-     */
+    /* Peer sync (design §7): POST /v1/sync and the outbox forwarder. */
+    peer_start(conf, st);
     struct http_opts ho = {
         .listen = conf->tracker_listen,
         .threads = conf->tracker_threads > 0 ? (unsigned)conf->tracker_threads : 0,
@@ -234,6 +231,7 @@ int main(int argc, char **argv)
 out:
     ret = retention_stop(ret);
     http = http_stop(http);
+    peer_stop();
     st = store_close(st);
     if (conf->tracker_pid_file != NULL && conf->tracker_pid_file[0] != '\0')
         unlink(conf->tracker_pid_file);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "peer.h"
 #include "route.h"
 #include "log.h"
 
@@ -139,6 +140,7 @@ char *metrics_render(store_t *st, size_t *len)
                 "mailstate_store_writes_total %llu\n",
                 ss.map_size, ss.map_used, (unsigned long long)ss.commits,
                 (unsigned long long)ss.writes);
+    peer_metrics_write(fp);             /* outbox, forwards, refused syncs */
     if (fclose(fp) != 0 || buf == NULL)
         log_panic("metrics: out of memory");
     *len = size;

@@ -15,6 +15,8 @@
  *   mailstate_store_map_size_bytes, _map_used_bytes, _commits_total,
  *   _writes_total                                 from store_stats (if st)
  *   mailstate_http_in_flight                      gauge
+ *   and the peer sync's (peer_metrics_write: outbox depth/age, forwards
+ *   per peer, syncs refused by reason; docs/sync.md)
  */
 #include <stddef.h>
 #include <stdint.h>
