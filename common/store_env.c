@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 
 #include "log.h"
@@ -23,6 +24,8 @@
 #define STORE_RETRY_MAX       64
 #define STORE_DEFAULT_MAP     ((size_t)64 << 20)
 #define STORE_DEFAULT_READERS 126
+/* Below this much free space an EIO from a commit is taken for a full disk. */
+#define STORE_DISK_LOW        ((uint64_t)4 << 20)
 
 /* One queued write: what store_env_write hands to the committer. */
 struct wop {
@@ -49,10 +52,30 @@ int store_env_err(int rc, const char *what)
 {
     if (rc <= 0 && rc >= STORE_ECLOSED)
         return rc;                      /* already a store code */
-    if (rc == MDB_MAP_FULL || rc == ENOSPC || rc == EDQUOT)
+    /* EFBIG: the file may not grow (RLIMIT_FSIZE, file system limits). */
+    if (rc == MDB_MAP_FULL || rc == ENOSPC || rc == EDQUOT || rc == EFBIG)
         return STORE_EFULL;
     log_error("store: %s: %s", what, mdb_strerror(rc));
     return STORE_EIO;
+}
+
+/*
+ * A write transaction failed with rc.  LMDB turns a short write, which is
+ * what a file system that is almost full gives, into EIO; with little space
+ * left that is a full disk (STORE_EFULL, which callers know to expect), not
+ * a broken one.
+ */
+static int write_err(const store_t *st, int rc, const char *what)
+{
+    struct statvfs vfs;
+
+    if (rc == EIO && statvfs(st->path, &vfs) == 0 &&
+        (uint64_t)vfs.f_bavail * vfs.f_frsize < STORE_DISK_LOW) {
+        log_error("store %s: %s: %s, and the disk is (nearly) full", st->path, what,
+                  mdb_strerror(rc));
+        return STORE_EFULL;
+    }
+    return store_env_err(rc, what);
 }
 
 static size_t map_size_now(store_t *st)
@@ -283,7 +306,7 @@ static int solo_run(store_t *st, struct wop *w)
             settled = 1;
             map_settle(st);
         } else {
-            return store_env_err(rc, "write");
+            return write_err(st, rc, "write");
         }
     }
     log_error("store %s: write gave up after %d retries", st->path, STORE_RETRY_MAX);
@@ -324,7 +347,7 @@ static void batch_run(void *ctx, struct store_gc_op *list)
             op->result = solo_run(st, op->item);
         return;
     }
-    int err = store_env_err(rc, "write batch");
+    int err = write_err(st, rc, "write batch");
     for (struct store_gc_op *op = list; op; op = op->next)
         op->result = err;
 }

@@ -13,7 +13,9 @@
  *
  * fn returns 0, a STORE_E* code (its change is then discarded), or a raw
  * LMDB/errno code, which the runner maps: MDB_MAP_FULL grows the map (up to
- * map_size_max, then STORE_EFULL), ENOSPC is STORE_EFULL, anything else is
+ * map_size_max, then STORE_EFULL), ENOSPC, EDQUOT and EFBIG (and an EIO from
+ * a commit while the disk is nearly full: LMDB reports short writes so) are
+ * STORE_EFULL, anything else is
  * logged and becomes STORE_EIO.
  *
  * Locking: every transaction of this handle holds st->maplock shared;

@@ -1,0 +1,205 @@
+/*
+ * test_store_fault - the store when the disk refuses writes.
+ *
+ * Two ways to fill the disk, each in a forked child: RLIMIT_FSIZE (SIGXFSZ
+ * ignored, so the write that would extend data.mdb past the limit fails
+ * with EFBIG or comes back short), and, where the test may mount (root), a
+ * real ENOSPC on a 512 KiB tmpfs in a private mount namespace (nothing
+ * leaks out of the child, even if it crashes).  Writers must get
+ * STORE_EFULL and never a false "durable" answer, nothing may crash, and
+ * the same handle must work again once the disk has room.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <signal.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+
+#include "store_fixture.h"
+
+static int setup(void **state)
+{
+    if (mailid_init() != MAILID_OK)
+        return -1;
+    *state = fx_tmpdir();
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fx_rmtree(*state);
+    free(*state);
+    return 0;
+}
+
+static const char *const rcpts[] = { "bob@a.example", "carol@a.example" };
+
+#define FULL_THREADS 4
+#define FULL_PER_THREAD 40
+
+struct full_writer {
+    store_t *st;
+    int      which;
+    char     ids[FULL_PER_THREAD][MAILID_ID_LEN + 1];
+    int      rc[FULL_PER_THREAD];
+};
+
+static void *full_writer_main(void *arg)
+{
+    struct full_writer *w = arg;
+    for (int i = 0; i < FULL_PER_THREAD; i++)
+        w->rc[i] = fx_put_fat(w->st, T0 + (uint64_t)(w->which * 1000 + i),
+                              "alice@a.example", rcpts, 2, w->ids[i]);
+    return NULL;
+}
+
+static off_t data_size(const char *dir)
+{
+    char path[512];
+    struct stat sb;
+    snprintf(path, sizeof(path), "%s/data.mdb", dir);
+    return stat(path, &sb) == 0 ? sb.st_size : -1;
+}
+
+enum { FULL_RLIMIT, FULL_TMPFS };
+#define SKIPPED 77
+
+/* A 512 KiB tmpfs on dir, private to this process; 0, or -1 if not allowed. */
+static int tmpfs_mount(const char *dir)
+{
+    if (unshare(CLONE_NEWNS) != 0 ||
+        mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+        mount("tmpfs", dir, "tmpfs", 0, "size=512k,mode=0700") != 0)
+        return -1;
+    return 0;
+}
+
+/* The child's checks; its exit status says which one failed (0 = all good). */
+static int disk_full_child(const char *dir, int how)
+{
+    static struct full_writer w[FULL_THREADS];
+    pthread_t th[FULL_THREADS];
+    char id[MAILID_ID_LEN + 1];
+    struct rlimit rl;
+    rlim_t hard = 0;
+    store_t *st;
+    int ok = 0, failed = 0;
+
+    if (how == FULL_TMPFS && tmpfs_mount(dir) != 0)
+        return SKIPPED;
+    st = fx_open(dir, 1, 1 << 20, 64 << 20);
+    if (st == NULL)
+        return 10;
+    if (fx_put(st, T0, "alice@a.example", rcpts, 2, id) != STORE_OK)
+        return 11;
+    if (how == FULL_RLIMIT) {
+        /* Room for a few more pages only: the writers run into the limit. */
+        signal(SIGXFSZ, SIG_IGN);
+        if (getrlimit(RLIMIT_FSIZE, &rl) != 0)
+            return 12;
+        hard = rl.rlim_max;
+        rl.rlim_cur = (rlim_t)data_size(dir) + 16 * 4096;
+        if (setrlimit(RLIMIT_FSIZE, &rl) != 0)
+            return 13;
+    }
+    for (int t = 0; t < FULL_THREADS; t++) {
+        w[t].st = st;
+        w[t].which = t + 1;
+        pthread_create(&th[t], NULL, full_writer_main, &w[t]);
+    }
+    for (int t = 0; t < FULL_THREADS; t++)
+        pthread_join(th[t], NULL);
+    for (int t = 0; t < FULL_THREADS; t++)
+        for (int i = 0; i < FULL_PER_THREAD; i++) {
+            if (w[t].rc[i] == STORE_OK) {
+                ok++;
+            } else if (w[t].rc[i] == STORE_EFULL) {
+                failed++;
+            } else {
+                fprintf(stderr, "write during disk full: %d %s\n", w[t].rc[i],
+                        store_strerror(w[t].rc[i]));
+                return 14;              /* a full disk is STORE_EFULL */
+            }
+        }
+    if (failed == 0)
+        return 15;                      /* the limit never bit: test is void */
+    /* The disk has room again: the same handle works. */
+    if (how == FULL_RLIMIT) {
+        rl.rlim_cur = hard;
+        if (setrlimit(RLIMIT_FSIZE, &rl) != 0)
+            return 16;
+    } else if (mount("tmpfs", dir, NULL, MS_REMOUNT, "size=8m,mode=0700") != 0) {
+        return 16;
+    }
+    if (fx_put_fat(st, T0 + 99999, "alice@a.example", rcpts, 2, id) != STORE_OK)
+        return 17;
+    st = store_close(st);
+    /* Reopened: every write that was answered OK is there, every refused
+     * one left nothing behind. */
+    st = fx_open(dir, 0, 1 << 20, 64 << 20);
+    if (st == NULL)
+        return 18;
+    for (int t = 0; t < FULL_THREADS; t++)
+        for (int i = 0; i < FULL_PER_THREAD; i++) {
+            struct store_mail_rec *rec = NULL;
+            int rc = store_get_mail(st, w[t].ids[i], &rec);
+            if (w[t].rc[i] == STORE_OK && (rc != STORE_OK || rec->n_rcpts != 2))
+                return 19;              /* a false "durable" answer */
+            if (w[t].rc[i] != STORE_OK && rc != STORE_ENOTFOUND)
+                return 20;              /* a refused write left a record */
+            store_mail_rec_free(rec);
+        }
+    struct store_mail_rec *rec = NULL;
+    if (store_get_mail(st, id, &rec) != STORE_OK)
+        return 21;
+    store_mail_rec_free(rec);
+    fprintf(stderr, "disk full: %d writes committed, %d refused\n", ok, failed);
+    store_close(st);
+    return 0;
+}
+
+static int run_child(const char *dir, int how)
+{
+    int status;
+    pid_t pid = fork();
+
+    assert_true(pid >= 0);
+    if (pid == 0)
+        _exit(disk_full_child(dir, how));
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    return WEXITSTATUS(status);
+}
+
+/* Bad input: writes that would grow the file past RLIMIT_FSIZE (EFBIG). */
+static void test_file_size_limit(void **state)
+{
+    assert_int_equal(run_child(*state, FULL_RLIMIT), 0);
+}
+
+/* Bad input: a file system with no space left (ENOSPC, short writes). */
+static void test_disk_full(void **state)
+{
+    int rc = run_child(*state, FULL_TMPFS);
+    if (rc == SKIPPED)
+        skip();                         /* may not mount here (not root) */
+    assert_int_equal(rc, 0);
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        T(test_file_size_limit),
+        T(test_disk_full),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
