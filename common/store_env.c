@@ -222,15 +222,27 @@ int store_env_read(store_t *st, store_txn_fn fn, void *arg)
 }
 
 
+/* batch_try: an op failed in a flat run; run the batch again, nested.
+ * (Negative and far from every LMDB, errno and STORE_* code.) */
+#define BATCH_REDO_NESTED (-100000)
+
 /*
- * The whole batch in one write transaction, each op in a nested one.
- * Returns 0 (op results set) or the raw code that stopped the batch with
- * nothing committed: MDB_MAP_FULL / MDB_MAP_RESIZED / MDB_TXN_FULL or a
- * begin/commit error.  *seen receives the map size the attempt ran with.
+ * The whole batch in one write transaction.  First flat: every op straight
+ * in the batch's transaction, which is the common case (writes rarely fail)
+ * and saves a nested transaction per op (LMDB allocates ~3 MiB of page lists
+ * for each and merges them on commit: it more than doubles the committer's
+ * CPU per write).  When an op fails in a flat run its partial changes are in
+ * the transaction, so the run is dropped: alone, the op's result is final;
+ * with others, the batch is run again (nested) with each op in a nested
+ * transaction, so one failing write does not undo the others.
+ * Returns 0 (op results set), BATCH_REDO_NESTED, or the raw code that
+ * stopped the batch with nothing committed: MDB_MAP_FULL / MDB_MAP_RESIZED /
+ * MDB_TXN_FULL or a begin/commit error.  *seen receives the map size the
+ * attempt ran with.
  */
-static int batch_try(store_t *st, struct store_gc_op *list, size_t *seen)
+static int batch_try(store_t *st, struct store_gc_op *list, int nested, size_t *seen)
 {
-    MDB_txn *txn, *child;
+    MDB_txn *txn, *child = NULL;
     int rc;
     uint64_t ok = 0;
 
@@ -241,19 +253,31 @@ static int batch_try(store_t *st, struct store_gc_op *list, size_t *seen)
         goto out;
     for (struct store_gc_op *op = list; op; op = op->next) {
         struct wop *w = op->item;
-        rc = mdb_txn_begin(st->env, txn, 0, &child);
-        if (rc != 0) {
-            mdb_txn_abort(txn);
-            goto out;
+        if (nested) {
+            rc = mdb_txn_begin(st->env, txn, 0, &child);
+            if (rc != 0) {
+                mdb_txn_abort(txn);
+                goto out;
+            }
         }
-        int r = w->fn(st, child, w->arg);
-        if (r == 0)
-            r = mdb_txn_commit(child);
-        else
-            mdb_txn_abort(child);
+        int r = w->fn(st, nested ? child : txn, w->arg);
+        if (nested) {
+            if (r == 0)
+                r = mdb_txn_commit(child);
+            else
+                mdb_txn_abort(child);
+        }
         if (r == MDB_MAP_FULL || r == MDB_TXN_FULL) {
             mdb_txn_abort(txn);
             rc = r;
+            goto out;
+        }
+        if (r != 0 && !nested) {
+            mdb_txn_abort(txn);
+            if (list->next == NULL)
+                op->result = r;         /* alone: nothing else to keep */
+            else
+                rc = BATCH_REDO_NESTED;
             goto out;
         }
         op->result = r;
@@ -317,14 +341,18 @@ static int solo_run(store_t *st, struct wop *w)
 static void batch_run(void *ctx, struct store_gc_op *list)
 {
     store_t *st = ctx;
-    int rc = 0, frees = 1;
+    int rc = 0, frees = 1, nested = 0;
 
     for (struct store_gc_op *op = list; op; op = op->next)
         frees &= ((struct wop *)op->item)->frees;
 
     for (int attempt = 0; attempt < STORE_RETRY_MAX; attempt++) {
         size_t seen;
-        rc = batch_try(st, list, &seen);
+        rc = batch_try(st, list, nested, &seen);
+        if (rc == BATCH_REDO_NESTED) {
+            nested = 1;
+            continue;
+        }
         if (rc == MDB_MAP_RESIZED) {
             map_adopt(st);
             continue;
