@@ -162,18 +162,36 @@ static int settle_fn(store_t *st, MDB_txn *txn, void *arg)
     return mdb_put(txn, st->dbi[STORE_DB_META], &k, &v, 0);
 }
 
+static uint64_t last_txnid(store_t *st)
+{
+    MDB_envinfo info;
+    pthread_rwlock_rdlock(&st->maplock);
+    mdb_env_info(st->env, &info);
+    pthread_rwlock_unlock(&st->maplock);
+    return (uint64_t)info.me_last_txnid;
+}
+
 /*
  * An insert found the map full at its limit.  Pages freed by a transaction
  * (a purge) are reusable only from the second transaction after it (LMDB
  * keeps the previous snapshot intact), so one small commit (which may use
  * the reserve) is made before the insert is tried a last time.
+ * Returns 0 if the insert should be retried, -1 if not: when nobody (no
+ * thread, no process) has committed since the last settle, another one
+ * cannot free a page, and a full map must not cost every insert a synced
+ * commit and two remaps (the milter keeps inserting while the map is full).
  */
-static void map_settle(store_t *st)
+static int map_settle(store_t *st)
 {
     struct wop w = { settle_fn, NULL, 1, 1 };
+
+    if (last_txnid(st) == atomic_load(&st->settled_at))
+        return -1;
     if (solo_run(st, &w) != STORE_OK)
         log_warn("store %s: cannot settle the full map", st->path);
+    atomic_store(&st->settled_at, last_txnid(st));
     map_shrink_back(st);
+    return 0;
 }
 
 /* Another process grew the map: adopt its size (LMDB reads it from meta). */
@@ -328,7 +346,8 @@ static int solo_run(store_t *st, struct wop *w)
             if (settled)
                 return STORE_EFULL;
             settled = 1;
-            map_settle(st);
+            if (map_settle(st) != 0)
+                return STORE_EFULL;
         } else {
             return write_err(st, rc, "write");
         }
@@ -487,6 +506,7 @@ int store_env_open(const struct store_opts *opts, store_t **out, char *err, size
     st->map_size_max = opts->map_size_max > map ? opts->map_size_max : map;
     atomic_init(&st->commits, 0);
     atomic_init(&st->writes, 0);
+    atomic_init(&st->settled_at, 0);
 
     /* Prefer writers: a grower must not starve behind a stream of readers.
      * No thread ever takes the lock shared twice, so this cannot deadlock. */

@@ -52,6 +52,7 @@ struct store {
     size_t               map_size_max;
     struct store_gc     *gc;             /* NULL without group commit */
     atomic_uint_fast64_t commits, writes;
+    atomic_uint_fast64_t settled_at;     /* last txn id after our last settle */
     char                *path;
 };
 

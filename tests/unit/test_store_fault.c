@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <lmdb.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sched.h>
@@ -193,6 +194,79 @@ static void test_disk_full(void **state)
     assert_int_equal(rc, 0);
 }
 
+/* ---- a full map ---- */
+
+/* The meta "settle" value as another process sees it (0 if none). */
+static uint64_t settle_value(const char *dir)
+{
+    int fd[2];
+    uint64_t v = 0;
+
+    assert_int_equal(pipe(fd), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        MDB_env *env;
+        MDB_txn *txn;
+        MDB_dbi dbi;
+        MDB_val k = { 6, (void *)(uintptr_t)"settle" }, val;
+        uint64_t out = 0;
+        if (mdb_env_create(&env) || mdb_env_set_maxdbs(env, 16) ||
+            mdb_env_open(env, dir, MDB_NOTLS | MDB_RDONLY, 0600) ||
+            mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) ||
+            mdb_dbi_open(txn, "meta", 0, &dbi))
+            _exit(1);
+        if (mdb_get(txn, dbi, &k, &val) == 0 && val.mv_size == 8)
+            memcpy(&out, val.mv_data, 8);
+        mdb_txn_abort(txn);             /* a dead reader would pin the pages */
+        mdb_env_close(env);
+        _exit(write(fd[1], &out, 8) == 8 ? 0 : 2);
+    }
+    int status;
+    assert_int_equal(read(fd[0], &v, 8), 8);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    close(fd[0]);
+    close(fd[1]);
+    return v;
+}
+
+/*
+ * Bad input: inserts into a map that is full at map_size_max.  The first
+ * one makes the small "settle" commit (pages a purge freed become usable);
+ * later ones, with nothing committed in between, must fail without another
+ * synced commit each.  After a purge, inserts work again.
+ */
+static void test_full_map_settles_once(void **state)
+{
+    const char *dir = *state;
+    store_t *st = fx_open(dir, 1, 64 << 10, 256 << 10);
+    char ids[4000][MAILID_ID_LEN + 1], id[MAILID_ID_LEN + 1];
+    int n = 0, rc = STORE_OK;
+
+    assert_non_null(st);
+    while (n < 4000 && (rc = fx_put(st, T0 + (uint64_t)n, "alice@a.example", rcpts, 2,
+                                    ids[n])) == STORE_OK)
+        n++;
+    assert_int_equal(rc, STORE_EFULL);
+    uint64_t first = settle_value(dir);
+    assert_true(first != 0);                /* the first full insert settled */
+    for (int i = 0; i < 5; i++) {
+        usleep(2000);                       /* a new settle would write a new time */
+        assert_int_equal(fx_put(st, T0 + 5000, "alice@a.example", rcpts, 2, id),
+                         STORE_EFULL);
+    }
+    assert_int_equal(settle_value(dir), first);
+    /* a purge commits: the next insert settles again and then fits */
+    size_t purged;
+    assert_int_equal(store_purge(st, T0 + (uint64_t)n / 2, 1000, &purged), STORE_OK);
+    assert_int_equal(purged, (size_t)n / 2);
+    assert_int_equal(fx_put(st, T0 + 10000, "alice@a.example", rcpts, 2, id), STORE_OK);
+    struct store_mail_rec *rec;
+    assert_int_equal(store_get_mail(st, id, &rec), STORE_OK);
+    store_mail_rec_free(rec);
+    store_close(st);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -200,6 +274,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(test_file_size_limit),
         T(test_disk_full),
+        T(test_full_map_settles_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
