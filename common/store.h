@@ -41,8 +41,10 @@
  * commits one small write (meta "settle"), because LMDB reuses the pages a
  * purge freed only from the second transaction after it; so inserts work
  * again right after a purge.
- * Readers left by dead processes are cleared at open and when the reader
- * table fills (mdb_reader_check).
+ * Readers left by dead processes are cleared at open, when the reader
+ * table fills, and when a write finds the map full (mdb_reader_check): a
+ * dead reader pins every page freed after its snapshot, so the map would
+ * otherwise grow to its limit and stay full whatever is purged.
  *
  * Schema: meta "schema" holds STORE_SCHEMA_VERSION.  A new database gets it;
  * an older one is migrated at open; a newer one is refused (STORE_ESCHEMA,

@@ -204,11 +204,13 @@ static void map_adopt(store_t *st)
     pthread_rwlock_unlock(&st->maplock);
 }
 
-static void readers_clear(store_t *st)
+/* Clear reader slots of dead processes; returns how many. */
+static int readers_clear(store_t *st)
 {
     int dead = 0;
     if (mdb_reader_check(st->env, &dead) == 0 && dead > 0)
         log_warn("store %s: cleared %d reader slots of dead processes", st->path, dead);
+    return dead > 0 ? dead : 0;
 }
 
 int store_env_read(store_t *st, store_txn_fn fn, void *arg)
@@ -319,6 +321,7 @@ out:
 static int solo_run(store_t *st, struct wop *w)
 {
     int settled = w->frees;     /* deletions have the reserve instead */
+    int readers_checked = 0;
 
     for (int attempt = 0; attempt < STORE_RETRY_MAX; attempt++) {
         MDB_txn *txn;
@@ -341,6 +344,10 @@ static int solo_run(store_t *st, struct wop *w)
         if (rc == MDB_MAP_RESIZED) {
             map_adopt(st);
         } else if (rc == MDB_MAP_FULL) {
+            /* A process that died inside a read transaction pins every page
+             * freed since: clear it before growing or giving up. */
+            if (!readers_checked++ && readers_clear(st) > 0)
+                continue;
             if (map_grow(st, seen, map_limit(st, w->frees)) == 0)
                 continue;
             if (settled)
@@ -360,7 +367,7 @@ static int solo_run(store_t *st, struct wop *w)
 static void batch_run(void *ctx, struct store_gc_op *list)
 {
     store_t *st = ctx;
-    int rc = 0, frees = 1, nested = 0;
+    int rc = 0, frees = 1, nested = 0, readers_checked = 0;
 
     for (struct store_gc_op *op = list; op; op = op->next)
         frees &= ((struct wop *)op->item)->frees;
@@ -376,6 +383,8 @@ static void batch_run(void *ctx, struct store_gc_op *list)
             map_adopt(st);
             continue;
         }
+        if (rc == MDB_MAP_FULL && !readers_checked++ && readers_clear(st) > 0)
+            continue;                   /* see solo_run */
         if (rc == MDB_MAP_FULL && map_grow(st, seen, map_limit(st, frees)) == 0)
             continue;
         break;

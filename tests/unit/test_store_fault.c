@@ -267,6 +267,55 @@ static void test_full_map_settles_once(void **state)
     store_close(st);
 }
 
+/* Child: take a read slot with raw LMDB and die inside the transaction. */
+static void crashed_reader(const char *dir)
+{
+    pid_t pid = fork();
+    int status;
+
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        MDB_env *env;
+        MDB_txn *txn;
+        if (mdb_env_create(&env) || mdb_env_set_maxdbs(env, 16) ||
+            mdb_env_open(env, dir, MDB_NOTLS | MDB_RDONLY, 0600) ||
+            mdb_txn_begin(env, NULL, MDB_RDONLY, &txn))
+            _exit(1);
+        _exit(0);                       /* no abort: the slot stays taken */
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/*
+ * Bad input: a process died inside a read transaction, so its stale reader
+ * slot pins the snapshot it saw, and nothing freed since can be reused.
+ * With the map at its limit, a purge must still make room for new mails:
+ * the store clears dead readers before it reports the map full.
+ */
+static void test_dead_reader_at_full_map(void **state)
+{
+    const char *dir = *state;
+    store_t *st = fx_open(dir, 1, 64 << 10, 256 << 10);
+    char ids[4000][MAILID_ID_LEN + 1], id[MAILID_ID_LEN + 1];
+    int n = 0, rc = STORE_OK;
+
+    assert_non_null(st);
+    crashed_reader(dir);
+    while (n < 4000 && (rc = fx_put(st, T0 + (uint64_t)n, "alice@a.example", rcpts, 2,
+                                    ids[n])) == STORE_OK)
+        n++;
+    assert_int_equal(rc, STORE_EFULL);
+    crashed_reader(dir);
+    size_t purged;
+    assert_int_equal(store_purge(st, T0 + (uint64_t)n / 2, 1000, &purged), STORE_OK);
+    assert_int_equal(purged, (size_t)n / 2);
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(fx_put(st, T0 + 10000 + (uint64_t)i, "alice@a.example", rcpts, 2,
+                                id), STORE_OK);
+    store_close(st);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -275,6 +324,7 @@ int main(void)
         T(test_file_size_limit),
         T(test_disk_full),
         T(test_full_map_settles_once),
+        T(test_dead_reader_at_full_map),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
