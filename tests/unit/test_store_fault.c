@@ -244,7 +244,7 @@ static void test_full_map_settles_once(void **state)
     int n = 0, rc = STORE_OK;
 
     assert_non_null(st);
-    while (n < 4000 && (rc = fx_put(st, T0 + (uint64_t)n, "alice@a.example", rcpts, 2,
+    while (n < 4000 && (rc = fx_put_fat(st, T0 + (uint64_t)n, "alice@a.example", rcpts, 2,
                                     ids[n])) == STORE_OK)
         n++;
     assert_int_equal(rc, STORE_EFULL);
@@ -252,7 +252,7 @@ static void test_full_map_settles_once(void **state)
     assert_true(first != 0);                /* the first full insert settled */
     for (int i = 0; i < 5; i++) {
         usleep(2000);                       /* a new settle would write a new time */
-        assert_int_equal(fx_put(st, T0 + 5000, "alice@a.example", rcpts, 2, id),
+        assert_int_equal(fx_put_fat(st, T0 + 5000, "alice@a.example", rcpts, 2, id),
                          STORE_EFULL);
     }
     assert_int_equal(settle_value(dir), first);
@@ -302,7 +302,7 @@ static void test_dead_reader_at_full_map(void **state)
 
     assert_non_null(st);
     crashed_reader(dir);
-    while (n < 4000 && (rc = fx_put(st, T0 + (uint64_t)n, "alice@a.example", rcpts, 2,
+    while (n < 4000 && (rc = fx_put_fat(st, T0 + (uint64_t)n, "alice@a.example", rcpts, 2,
                                     ids[n])) == STORE_OK)
         n++;
     assert_int_equal(rc, STORE_EFULL);
