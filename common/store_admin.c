@@ -300,8 +300,15 @@ static int seqs_fn(store_t *st, MDB_txn *txn, void *arg)
                 rc = 0;                 /* already gone: deleting is idempotent */
                 continue;
             }
-            if (rc == 0)
+            if (rc == 0) {
+                /* v points into LMDB's pages, valid only until the next
+                 * update: copy it before mdb_put may move them. */
+                unsigned char *copy = xmalloc(v.mv_size);
+                memcpy(copy, v.mv_data, v.mv_size);
+                v.mv_data = copy;
                 rc = mdb_put(txn, st->dbi[STORE_DB_PARKED], &k, &v, 0);
+                free(copy);
+            }
         }
         if (rc == 0) {
             rc = mdb_del(txn, st->dbi[STORE_DB_OUTBOX], &k, NULL);
