@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +18,8 @@
 
 static int log_to_stderr = 1;   /* before log_open(): stderr */
 static int log_syslog_open;
-static volatile int log_level = LOG_LEVEL_INFO;
+/* atomic: read by every thread, set on reload (a plain int is a data race) */
+static _Atomic int log_level = LOG_LEVEL_INFO;
 static const char *log_ident = "mailstate";
 static _Thread_local char log_ctx[LOG_CONTEXT_MAX + 1];
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -109,8 +111,11 @@ void log_vmsg(enum log_level level, int with_errno, const char *fmt, va_list ap)
     if (n < sizeof(line))
         vsnprintf(line + n, sizeof(line) - n, fmt, ap);
     n = strlen(line);
-    if (with_errno && n < sizeof(line))
-        snprintf(line + n, sizeof(line) - n, ": %s", strerror(saved));
+    if (with_errno && n < sizeof(line)) {
+        /* strerror_r (GNU form, _GNU_SOURCE): strerror is not MT-safe */
+        char ebuf[128];
+        snprintf(line + n, sizeof(line) - n, ": %s", strerror_r(saved, ebuf, sizeof(ebuf)));
+    }
     log_sanitize(line);
 
     if (log_to_stderr) {

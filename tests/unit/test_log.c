@@ -2,6 +2,7 @@
  * test_log - the log module: levels, context prefix, sanitising, parsing.
  * Output goes to stderr (captured into a pipe here) so lines can be checked.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -93,6 +94,23 @@ static void emit_bad_levels(void)
     log_set_level(LOG_LEVEL_INFO);
 }
 
+static void emit_errno(void)
+{
+    errno = ENOENT;
+    log_warn_errno("open %s", "/nonexistent");
+    errno = 4242;                       /* not a known errno */
+    log_error_errno("odd");
+}
+
+static void test_errno_text(void **state)
+{
+    char buf[4096];
+    (void)state;
+    capture(emit_errno, buf, sizeof(buf));
+    assert_non_null(strstr(buf, "warning: open /nonexistent: No such file or directory\n"));
+    assert_non_null(strstr(buf, "error: odd: Unknown error 4242\n"));
+}
+
 static void test_out_of_range_levels(void **state)
 {
     char buf[4096];
@@ -125,6 +143,7 @@ int main(void)
         cmocka_unit_test(test_crlf_cannot_forge_lines),
         cmocka_unit_test(test_level_parse),
         cmocka_unit_test(test_out_of_range_levels),
+        cmocka_unit_test(test_errno_text),
     };
     log_open("test_log", 1, LOG_LEVEL_INFO);
     return cmocka_run_group_tests(tests, NULL, NULL);
