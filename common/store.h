@@ -23,9 +23,12 @@
  * committed to disk (fsync'd), or with an error and no change.  With
  * opts.group_commit set, a committer thread takes every write queued from
  * every thread while the previous commit was syncing and applies them in one
- * LMDB write transaction (each write in its own nested transaction, so one
- * failing write does not undo the others), then wakes each caller with its
- * own result: many writers, one fsync.
+ * LMDB write transaction, then wakes each caller with its own result: many
+ * writers, one fsync.  One failing write does not undo the others: a batch
+ * in which a write fails is run again with each write in its own nested
+ * transaction (only then: nested transactions cost LMDB a large allocation
+ * each).  A failed commit gives every write of the batch an error (each is
+ * then tried alone once more), never a false success.
  *
  * Concurrency: all functions are safe from any number of threads.  Several
  * processes (the milter and the tracker) may open the same path at once;

@@ -6,8 +6,9 @@
  *
  * store_env_read(st, fn, arg) runs fn in a read-only transaction.
  * store_env_write(st, fn, arg) runs fn in a write transaction and returns
- * only once it is committed and synced; with group commit, fn runs in a
- * nested transaction inside the committer's batch.  fn may be run more than
+ * only once it is committed and synced; with group commit, fn runs inside
+ * the committer's batch transaction (in a nested one if the batch is redone
+ * after another write in it failed).  fn may be run more than
  * once (after the map grew or was resized by another process), so it must
  * clear any output of an earlier attempt before writing new output.
  *
