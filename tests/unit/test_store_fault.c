@@ -316,6 +316,94 @@ static void test_dead_reader_at_full_map(void **state)
     store_close(st);
 }
 
+/* ---- a writer killed mid-write ---- */
+
+#define KILL_THREADS 4
+#define KILL_AFTER   60                 /* acknowledged writes before SIGKILL */
+
+struct killed_writer {
+    store_t        *st;
+    int             fd, t;
+    pthread_mutex_t *mu;
+};
+
+/* Writes forever; every acknowledged id goes down the pipe. */
+static void *killed_writer_main(void *arg)
+{
+    struct killed_writer *w = arg;
+    char id[MAILID_ID_LEN + 1];
+    for (uint64_t i = 0;; i++) {
+        if (fx_put(w->st, T0 + i * KILL_THREADS + (uint64_t)w->t, "alice@a.example", rcpts,
+                   2, id) != STORE_OK)
+            _exit(3);
+        pthread_mutex_lock(w->mu);
+        if (write(w->fd, id, MAILID_ID_LEN) != MAILID_ID_LEN)
+            _exit(4);
+        pthread_mutex_unlock(w->mu);
+    }
+    return NULL;
+}
+
+/*
+ * Bad input: the writing process (say the milter) is killed at a random
+ * point of its writes, maybe holding LMDB's writer lock.  Another process
+ * must neither hang on that lock nor find a damaged store, and every write
+ * that was acknowledged before the kill must be there.
+ */
+static void test_writer_killed(void **state)
+{
+    const char *dir = *state;
+    int fd[2];
+    static char acked[4096][MAILID_ID_LEN + 1];
+    size_t n = 0;
+
+    assert_int_equal(pipe(fd), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        static struct killed_writer w[KILL_THREADS];
+        static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+        pthread_t th;
+        close(fd[0]);
+        store_t *st = fx_open(dir, 1, 64 << 10, 64 << 20);
+        if (st == NULL)
+            _exit(2);
+        for (int t = 0; t < KILL_THREADS; t++) {
+            w[t] = (struct killed_writer){ st, fd[1], t, &mu };
+            pthread_create(&th, NULL, killed_writer_main, &w[t]);
+        }
+        for (;;)
+            pause();
+    }
+    close(fd[1]);
+    while (n < KILL_AFTER) {
+        ssize_t r = read(fd[0], acked[n], MAILID_ID_LEN);
+        assert_int_equal(r, MAILID_ID_LEN);
+        acked[n++][MAILID_ID_LEN] = '\0';
+    }
+    kill(pid, SIGKILL);
+    /* acknowledgements already in the pipe count too */
+    while (n < 4096 && read(fd[0], acked[n], MAILID_ID_LEN) == MAILID_ID_LEN)
+        acked[n++][MAILID_ID_LEN] = '\0';
+    close(fd[0]);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status));
+
+    store_t *st = fx_open(dir, 1, 64 << 10, 64 << 20);
+    assert_non_null(st);
+    char id[MAILID_ID_LEN + 1];
+    assert_int_equal(fx_put(st, T0 + 999999, "alice@a.example", rcpts, 2, id), STORE_OK);
+    for (size_t i = 0; i < n; i++) {
+        struct store_mail_rec *rec;
+        assert_int_equal(store_get_mail(st, acked[i], &rec), STORE_OK);
+        assert_int_equal(rec->n_rcpts, 2);
+        store_mail_rec_free(rec);
+    }
+    print_message("%zu acknowledged writes before the kill, all there\n", n);
+    store_close(st);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -325,6 +413,7 @@ int main(void)
         T(test_disk_full),
         T(test_full_map_settles_once),
         T(test_dead_reader_at_full_map),
+        T(test_writer_killed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
