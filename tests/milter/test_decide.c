@@ -1,0 +1,514 @@
+/*
+ * Unit tests of milter/decide.c: every end-of-data decision of issue 3 §3,
+ * called directly with plain C values (no libmilter, no MTA).
+ *
+ * System under test: this server mx1 hosts a.example, b.example and
+ * "bücher.example" (UTF-8); mx2 hosts c.example; trusted_networks =
+ * 127.0.0.1/32.  "127.0.0.2" is therefore an untrusted client.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "addr.h"
+#include "conf.h"
+#include "decide.h"
+#include "mailid.h"
+#include "xmem.h"
+
+#define TRUSTED   "127.0.0.1"
+#define UNTRUSTED "127.0.0.2"
+
+static char tmpdir[512];
+static char keypath[600];
+
+static struct conf *make_conf(const char *extra_system)
+{
+    char *text, *errors = NULL;
+    struct conf *c;
+
+    text = xasprintf("[system]\n"
+                     "this_server = mx1\n"
+                     "key_file = %s\n"
+                     "trusted_networks = 127.0.0.1/32\n"
+                     "%s\n"
+                     "[server mx1]\n"
+                     "domains = a.example b.example b\xc3\xbc" "cher.example\n"
+                     "[server mx2]\n"
+                     "domains = c.example\n"
+                     "[milter]\n"
+                     "socket = unix:%s/milter.sock\n"
+                     "[store]\n"
+                     "path = %s/store\n",
+                     keypath, extra_system ? extra_system : "", tmpdir, tmpdir);
+    c = conf_load_string(text, "test.conf", 0, &errors);
+    if (c == NULL)
+        fail_msg("config did not load: %s", errors ? errors : "?");
+    free(text);
+    free(errors);
+    return c;
+}
+
+static int setup_all(void **state)
+{
+    const char *base = getenv("MAILSTATE_TEST_TMP");
+    FILE *fp;
+    unsigned char key[32];
+
+    (void)state;
+    if (mailid_init() != MAILID_OK)
+        return -1;
+    snprintf(tmpdir, sizeof(tmpdir), "%s/decide.XXXXXX", base && base[0] ? base : "/tmp");
+    if (base && base[0]) {
+        char *cmd = xasprintf("mkdir -p '%s'", base);
+        if (system(cmd) != 0) {
+            free(cmd);
+            return -1;
+        }
+        free(cmd);
+    }
+    if (mkdtemp(tmpdir) == NULL)
+        return -1;
+    snprintf(keypath, sizeof(keypath), "%s/system.key", tmpdir);
+    for (size_t i = 0; i < sizeof(key); i++)
+        key[i] = (unsigned char)(i * 7 + 3);
+    if ((fp = fopen(keypath, "w")) == NULL)
+        return -1;
+    fwrite(key, 1, sizeof(key), fp);
+    fclose(fp);
+    chmod(keypath, 0600);
+    return 0;
+}
+
+static int teardown_all(void **state)
+{
+    (void)state;
+    unlink(keypath);
+    rmdir(tmpdir);
+    return 0;
+}
+
+static int setup(void **state)
+{
+    *state = make_conf(NULL);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    conf_unref(*state);
+    return 0;
+}
+
+/* A valid X-Mail-Id value for sender under the test key. */
+static void valid_value(const struct conf *c, const char *sender, char v[MAILID_VALUE_LEN + 1])
+{
+    assert_int_equal(mailid_make(c->key, c->key_len, sender, 0, v), MAILID_OK);
+}
+
+static const struct store_rcpt *find_rcpt(const struct decide_out *o, const char *addr)
+{
+    for (size_t i = 0; i < o->n_rcpts; i++)
+        if (strcmp(o->rcpts[i].address, addr) == 0)
+            return &o->rcpts[i];
+    return NULL;
+}
+
+/* ---- table: who is tagged (sender, auth, client, recipients) ---- */
+
+struct tag_case {
+    const char *name;
+    const char *sender;
+    int         auth;
+    const char *client;
+    const char *rcpts[4];
+    int         action;        /* expected */
+    size_t      n_records;     /* in-system recipients recorded */
+};
+
+static const struct tag_case tag_cases[] = {
+    /* internal -> internal from a trusted network */
+    { "internal to internal, trusted", "<alice@a.example>", 0, TRUSTED,
+      { "<bob@a.example>" }, DECIDE_TAG, 1 },
+    /* internal -> external only: nothing to track */
+    { "internal to external only", "<alice@a.example>", 0, TRUSTED,
+      { "<x@ext.example>", "<y@other.example>" }, DECIDE_NONE, 0 },
+    /* external sender -> internal: not ours to track */
+    { "external to internal", "<eve@ext.example>", 0, TRUSTED,
+      { "<bob@a.example>" }, DECIDE_NONE, 0 },
+    /* authenticated submission from an untrusted address is in-system */
+    { "authenticated, untrusted client", "<alice@a.example>", 1, UNTRUSTED,
+      { "<bob@a.example>" }, DECIDE_TAG, 1 },
+    /* bad input: internal MAIL FROM from outside, no auth = spoof */
+    { "spoofed internal sender", "<alice@a.example>", 0, UNTRUSTED,
+      { "<bob@a.example>" }, DECIDE_NONE, 0 },
+    /* unknown client address is not trusted */
+    { "unknown client address", "<alice@a.example>", 0, NULL,
+      { "<bob@a.example>" }, DECIDE_NONE, 0 },
+    /* mixed: local, other server, external -> one header set, 2 records */
+    { "mixed recipients", "<alice@a.example>", 0, TRUSTED,
+      { "<bob@a.example>", "<carol@c.example>", "<x@ext.example>" }, DECIDE_TAG, 2 },
+    /* only a recipient on another server of the system */
+    { "internal to other server", "alice@b.example", 1, UNTRUSTED,
+      { "<carol@c.example>" }, DECIDE_TAG, 1 },
+    /* bad input: null sender (bounces) is never in the system */
+    { "null sender", "<>", 1, TRUSTED, { "<bob@a.example>" }, DECIDE_NONE, 0 },
+    /* bad input: CR LF in the sender (header injection attempt) */
+    { "sender with CRLF", "<alice@a.example>\r\nBcc: x@ext.example", 1, TRUSTED,
+      { "<bob@a.example>" }, DECIDE_NONE, 0 },
+    /* bad input: NUL-free control byte in the sender */
+    { "sender with control byte", "<ali\x01" "ce@a.example>", 1, TRUSTED,
+      { "<bob@a.example>" }, DECIDE_NONE, 0 },
+    /* SMTPUTF8 recipient: UTF-8 local part and UTF-8 domain of mx1 */
+    { "SMTPUTF8 recipient", "<alice@a.example>", 0, TRUSTED,
+      { "<j\xc3\xb6rg@b\xc3\xbc" "cher.example>" }, DECIDE_TAG, 1 },
+    /* duplicates in two spellings are recorded once */
+    { "duplicate recipients", "<alice@a.example>", 0, TRUSTED,
+      { "<Bob@A.Example>", "bob@a.example" }, DECIDE_TAG, 1 },
+    /* bad input: unparsable recipient counts as external */
+    { "garbage recipient", "<alice@a.example>", 0, TRUSTED,
+      { "<not an address>" }, DECIDE_NONE, 0 },
+};
+
+static void test_tag_table(void **state)
+{
+    const struct conf *c = *state;
+
+    for (size_t i = 0; i < sizeof(tag_cases) / sizeof(tag_cases[0]); i++) {
+        const struct tag_case *tc = &tag_cases[i];
+        struct decide_in in = { 0 };
+        struct decide_out out;
+        size_t n = 0;
+
+        while (n < 4 && tc->rcpts[n])
+            n++;
+        in.conf = c;
+        in.sender = tc->sender;
+        in.authenticated = tc->auth;
+        in.client_addr = tc->client;
+        in.rcpts = tc->rcpts;
+        in.n_rcpts = n;
+        in.queue_id = "4F2A1C3";
+        assert_int_equal(decide(&in, &out), 0);
+        if (out.action != tc->action || out.n_rcpts != tc->n_records)
+            fail_msg("case \"%s\": action %d records %zu (want %d, %zu): %s", tc->name,
+                     out.action, out.n_rcpts, tc->action, tc->n_records, out.reason);
+        if (tc->action == DECIDE_TAG) {
+            struct addr a;
+            char id[MAILID_ID_LEN + 1];
+            assert_int_equal(addr_parse_str(tc->sender, &a), ADDR_OK);
+            /* both values present, fit for a header, and the MAC verifies */
+            assert_non_null(out.sender_value);
+            assert_string_equal(out.sender_value, a.key);
+            assert_true(decide_value_ok(out.mailid_value, DECIDE_VALUE_MAX));
+            assert_int_equal(mailid_verify(c->key, c->key_len, out.mailid_value,
+                                           strlen(out.mailid_value), a.key, id), MAILID_OK);
+            assert_memory_equal(out.mail.id, out.mailid_value, MAILID_ID_LEN);
+            assert_string_equal(out.mail.sender, a.key);
+            assert_string_equal(out.mail.queue_id, "4F2A1C3");
+            assert_int_equal(out.mail.n_rcpt, n);
+        } else {
+            assert_null(out.sender_value);
+            assert_string_equal(out.mailid_value, "");
+        }
+        assert_int_equal(out.n_del_mailid, 0);
+        assert_int_equal(out.n_del_sender, 0);
+        decide_out_clear(&out);
+    }
+}
+
+/* Mixed recipients: servers named, external not recorded, n_rcpt = all. */
+static void test_mixed_servers(void **state)
+{
+    const struct conf *c = *state;
+    const char *rcpts[] = { "<bob@a.example>", "<carol@c.example>", "<x@ext.example>" };
+    struct decide_in in = { .conf = c, .sender = "<alice@a.example>", .client_addr = TRUSTED,
+                            .rcpts = rcpts, .n_rcpts = 3 };
+    struct decide_out out;
+
+    assert_int_equal(decide(&in, &out), 0);
+    assert_int_equal(out.action, DECIDE_TAG);
+    const struct store_rcpt *bob = find_rcpt(&out, "bob@a.example");
+    const struct store_rcpt *carol = find_rcpt(&out, "carol@c.example");
+    if (bob == NULL || carol == NULL)
+        fail_msg("recipient missing");
+    assert_string_equal(bob->server, "mx1");
+    assert_string_equal(carol->server, "mx2");
+    assert_int_equal(carol->status, STORE_SENT);
+    assert_null(find_rcpt(&out, "x@ext.example"));
+    assert_int_equal(out.mail.n_rcpt, 3);
+    decide_out_clear(&out);
+}
+
+/* Bad input: two forged X-Mail-Id and one X-Sender from outside: all go, last first. */
+static void test_forged_removed(void **state)
+{
+    const struct conf *c = *state;
+    const char *rcpts[] = { "<bob@a.example>" };
+    char v[MAILID_VALUE_LEN + 1];
+    const char *ids[2], *senders[] = { "alice@a.example" };
+    struct decide_in in = { .conf = c, .sender = "<eve@ext.example>", .client_addr = UNTRUSTED,
+                            .rcpts = rcpts, .n_rcpts = 1 };
+    struct decide_out out;
+
+    valid_value(c, "alice@a.example", v);   /* even a valid MAC from outside goes */
+    ids[0] = "01JDQ0000000000000000000AB.ZZZZZZZZZZZZZZZZ";
+    ids[1] = v;
+    in.mailid_hdrs = ids;
+    in.n_mailid_hdrs = 2;
+    in.sender_hdrs = senders;
+    in.n_sender_hdrs = 1;
+    assert_int_equal(decide(&in, &out), 0);
+    assert_int_equal(out.action, DECIDE_NONE);
+    assert_int_equal(out.n_del_mailid, 2);
+    assert_int_equal(out.del_mailid[0], 2);
+    assert_int_equal(out.del_mailid[1], 1);
+    assert_int_equal(out.n_del_sender, 1);
+    assert_int_equal(out.del_sender[0], 1);
+    assert_int_equal(out.n_rcpts, 0);
+    decide_out_clear(&out);
+
+    /* same forgeries on an authenticated internal submission: removed and re-tagged */
+    in.sender = "<alice@a.example>";
+    in.authenticated = 1;
+    assert_int_equal(decide(&in, &out), 0);
+    assert_int_equal(out.action, DECIDE_TAG);
+    assert_int_equal(out.n_del_mailid, 2);
+    assert_int_equal(out.n_del_sender, 1);
+    assert_string_not_equal(out.mailid_value, v);
+    decide_out_clear(&out);
+}
+
+/* A valid id relayed by a trusted peer is kept; only local recipients recorded. */
+static void test_peer_id_kept(void **state)
+{
+    const struct conf *c = *state;
+    const char *rcpts[] = { "<bob@a.example>", "<carol@c.example>", "<dave@b.example>" };
+    char v[MAILID_VALUE_LEN + 1];
+    const char *ids[1], *senders[] = { "carol@c.example" };
+    struct decide_in in = { .conf = c, .sender = "<carol@c.example>", .client_addr = TRUSTED,
+                            .rcpts = rcpts, .n_rcpts = 3,
+                            .sender_hdrs = senders, .n_sender_hdrs = 1 };
+    struct decide_out out;
+
+    valid_value(c, "carol@c.example", v);
+    ids[0] = v;
+    in.mailid_hdrs = ids;
+    in.n_mailid_hdrs = 1;
+    assert_int_equal(decide(&in, &out), 0);
+    assert_int_equal(out.action, DECIDE_KEEP);
+    assert_int_equal(out.n_del_mailid + out.n_del_sender, 0);
+    assert_string_equal(out.mailid_value, "");        /* no second id */
+    assert_int_equal(out.n_rcpts, 2);                  /* bob, dave: hosted here */
+    assert_null(find_rcpt(&out, "carol@c.example"));
+    assert_memory_equal(out.mail.id, v, MAILID_ID_LEN);
+    assert_string_equal(out.mail.sender, "carol@c.example");
+    assert_int_equal(out.mail.created_ms, mailid_time_ms(out.mail.id));
+    decide_out_clear(&out);
+}
+
+/* Bad input: a trusted peer relays a kept id plus a forged one: only the forgery goes. */
+static void test_peer_id_extra_forgery(void **state)
+{
+    const struct conf *c = *state;
+    const char *rcpts[] = { "<bob@a.example>" };
+    char v[MAILID_VALUE_LEN + 1], w[MAILID_VALUE_LEN + 1];
+    const char *ids[3], *senders[] = { "mallory@a.example", "carol@c.example" };
+    struct decide_in in = { .conf = c, .sender = "<carol@c.example>", .client_addr = TRUSTED,
+                            .rcpts = rcpts, .n_rcpts = 1,
+                            .sender_hdrs = senders, .n_sender_hdrs = 2 };
+    struct decide_out out;
+
+    valid_value(c, "carol@c.example", v);
+    valid_value(c, "carol@c.example", w);
+    w[MAILID_VALUE_LEN - 1] = w[MAILID_VALUE_LEN - 1] == 'A' ? 'B' : 'A';  /* tampered */
+    ids[0] = w;
+    ids[1] = v;
+    ids[2] = "garbage";
+    in.mailid_hdrs = ids;
+    in.n_mailid_hdrs = 3;
+    assert_int_equal(decide(&in, &out), 0);
+    assert_int_equal(out.action, DECIDE_KEEP);
+    assert_int_equal(out.n_del_mailid, 2);
+    assert_int_equal(out.del_mailid[0], 3);
+    assert_int_equal(out.del_mailid[1], 1);
+    assert_int_equal(out.n_del_sender, 1);
+    assert_int_equal(out.del_sender[0], 1);
+    decide_out_clear(&out);
+}
+
+/* Bad input: a tampered MAC from a trusted peer is removed; an in-system sender is re-tagged. */
+static void test_tampered_mac(void **state)
+{
+    const struct conf *c = *state;
+    const char *rcpts[] = { "<bob@a.example>" };
+    char v[MAILID_VALUE_LEN + 1];
+    const char *ids[1], *senders[] = { "alice@a.example" };
+    struct decide_in in = { .conf = c, .sender = "<alice@a.example>", .client_addr = TRUSTED,
+                            .rcpts = rcpts, .n_rcpts = 1,
+                            .sender_hdrs = senders, .n_sender_hdrs = 1 };
+    struct decide_out out;
+
+    valid_value(c, "alice@a.example", v);
+    v[MAILID_ID_LEN + 1] = v[MAILID_ID_LEN + 1] == 'A' ? 'B' : 'A';
+    ids[0] = v;
+    in.mailid_hdrs = ids;
+    in.n_mailid_hdrs = 1;
+    assert_int_equal(decide(&in, &out), 0);
+    assert_int_equal(out.action, DECIDE_TAG);
+    assert_int_equal(out.n_del_mailid, 1);
+    assert_int_equal(out.n_del_sender, 1);
+    decide_out_clear(&out);
+
+    /* the MAC binds the sender: a valid id with another X-Sender is removed too */
+    valid_value(c, "alice@a.example", v);
+    senders[0] = "mallory@a.example";
+    in.sender = "<eve@ext.example>";
+    assert_int_equal(decide(&in, &out), 0);
+    assert_int_equal(out.action, DECIDE_NONE);
+    assert_int_equal(out.n_del_mailid, 1);
+    assert_int_equal(out.n_del_sender, 1);
+    decide_out_clear(&out);
+}
+
+/* Bad input: a 1000-character sender never reaches a header. */
+static void test_long_sender(void **state)
+{
+    const struct conf *c = *state;
+    const char *rcpts[] = { "<bob@a.example>" };
+    char sender[1100];
+    struct decide_in in = { .conf = c, .client_addr = TRUSTED, .authenticated = 1,
+                            .rcpts = rcpts, .n_rcpts = 1 };
+    struct decide_out out;
+
+    sender[0] = '<';
+    memset(sender + 1, 'a', 988);
+    strcpy(sender + 989, "@a.example>");
+    assert_int_equal(strlen(sender), 1000);
+    in.sender = sender;
+    assert_int_equal(decide(&in, &out), 0);
+    assert_int_equal(out.action, DECIDE_NONE);
+    assert_null(out.sender_value);
+    assert_int_equal(out.n_rcpts, 0);
+    assert_non_null(strstr(out.reason, "sender"));
+    decide_out_clear(&out);
+}
+
+/* 500 recipients: all recorded, in order, once. */
+static void test_500_recipients(void **state)
+{
+    const struct conf *c = *state;
+    char *bufs[500];
+    const char *rcpts[500];
+    struct decide_in in = { .conf = c, .sender = "<alice@a.example>", .client_addr = TRUSTED };
+    struct decide_out out;
+
+    for (int i = 0; i < 500; i++) {
+        bufs[i] = xasprintf("<user%03d@%s>", i, i % 2 ? "a.example" : "c.example");
+        rcpts[i] = bufs[i];
+    }
+    in.rcpts = rcpts;
+    in.n_rcpts = 500;
+    assert_int_equal(decide(&in, &out), 0);
+    assert_int_equal(out.action, DECIDE_TAG);
+    assert_int_equal(out.n_rcpts, 500);
+    assert_string_equal(out.rcpts[0].address, "user000@c.example");
+    assert_string_equal(out.rcpts[0].server, "mx2");
+    assert_string_equal(out.rcpts[499].address, "user499@a.example");
+    assert_string_equal(out.rcpts[499].server, "mx1");
+    assert_int_equal(out.mail.n_rcpt, 500);
+    decide_out_clear(&out);
+    for (int i = 0; i < 500; i++)
+        free(bufs[i]);
+}
+
+/* Subject only with record_subject; Message-ID always. */
+static void test_record_subject(void **state)
+{
+    const char *rcpts[] = { "<bob@a.example>" };
+    struct decide_in in = { .conf = *state, .sender = "<alice@a.example>",
+                            .client_addr = TRUSTED, .rcpts = rcpts, .n_rcpts = 1,
+                            .message_id = "<m1@a.example>", .subject = "secret plans" };
+    struct decide_out out;
+    struct conf *c2;
+
+    assert_int_equal(decide(&in, &out), 0);
+    assert_null(out.mail.subject);
+    assert_string_equal(out.mail.message_id, "<m1@a.example>");
+    decide_out_clear(&out);
+
+    c2 = make_conf("record_subject = yes");
+    in.conf = c2;
+    assert_int_equal(decide(&in, &out), 0);
+    assert_string_equal(out.mail.subject, "secret plans");
+    decide_out_clear(&out);
+    conf_unref(c2);
+}
+
+/* The org-wide switch: nothing tagged or recorded, forgeries still removed. */
+static void test_tracking_off(void **state)
+{
+    const char *rcpts[] = { "<bob@a.example>" };
+    const char *ids[] = { "forged" };
+    struct conf *c = make_conf("tracking = no");
+    struct decide_in in = { .conf = c, .sender = "<alice@a.example>", .client_addr = UNTRUSTED,
+                            .authenticated = 1, .rcpts = rcpts, .n_rcpts = 1,
+                            .mailid_hdrs = ids, .n_mailid_hdrs = 1 };
+    struct decide_out out;
+
+    (void)state;
+    assert_int_equal(decide(&in, &out), 0);
+    assert_int_equal(out.action, DECIDE_NONE);
+    assert_int_equal(out.n_rcpts, 0);
+    assert_int_equal(out.n_del_mailid, 1);
+    decide_out_clear(&out);
+    conf_unref(c);
+}
+
+/* decide_value_ok: the last check before a value goes into a header. */
+static void test_value_ok(void **state)
+{
+    static const struct { const char *v; size_t max; int ok; } cases[] = {
+        { "alice@a.example", 512, 1 },
+        { "a\tb", 512, 1 },                 /* TAB is allowed in a header value */
+        { "a\rb", 512, 0 },                 /* bad: CR */
+        { "a\nb", 512, 0 },                 /* bad: LF (header injection) */
+        { "a\x7f" "b", 512, 0 },            /* bad: DEL */
+        { "a\x1b" "b", 512, 0 },            /* bad: ESC */
+        { "abcd", 4, 1 },
+        { "abcde", 4, 0 },                  /* bad: longer than the bound */
+        { "", 4, 1 },
+        { NULL, 4, 0 },                     /* bad: missing */
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        if (decide_value_ok(cases[i].v, cases[i].max) != cases[i].ok)
+            fail_msg("case %zu", i);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_tag_table, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mixed_servers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_forged_removed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_peer_id_kept, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_peer_id_extra_forgery, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tampered_mac, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_long_sender, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_500_recipients, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_record_subject, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tracking_off, setup, teardown),
+        cmocka_unit_test(test_value_ok),
+    };
+    return cmocka_run_group_tests(tests, setup_all, teardown_all);
+}
