@@ -33,6 +33,10 @@
  * Concurrency: all functions are safe from any number of threads.  Several
  * processes (the milter and the tracker) may open the same path at once;
  * LMDB serialises their writers.  Do not open a store before fork().
+ * Within one process a path is open at most once: a second store_open()
+ * of the same directory fails with STORE_EINVAL (LMDB's locks would break
+ * for every process when either handle closed); share the handle instead.
+ * (A child process may open the path for itself after fork().)
  *
  * Map size: starts at opts.map_size; on MDB_MAP_FULL the write is retried
  * after doubling the map, up to opts.map_size_max (then STORE_EFULL).  A map

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "xmem.h"
@@ -435,6 +436,56 @@ int store_env_write_free(store_t *st, store_txn_fn fn, void *arg)
 
 /* ---- open / close ---- */
 
+/*
+ * Environments open in this process, by directory (device, inode).  LMDB
+ * must not open one environment twice in a process: closing either handle
+ * drops the process's fcntl locks on lock.mdb, and the next process to open
+ * it then takes itself for the only user and resets the lock table (reader
+ * slots and writer mutex) under the feet of the other processes.
+ */
+static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
+static store_t *open_list;
+
+/* Register st under its directory; -1 if that one is open already. */
+static int open_register(store_t *st)
+{
+    struct stat sb;
+    int rc = 0;
+
+    if (stat(st->path, &sb) != 0)
+        return 0;                       /* mdb_env_open will say why */
+    pthread_mutex_lock(&open_lock);
+    /* Handles inherited over fork() belong to the parent: a child may open
+     * the path for itself (its close does not touch the parent's locks). */
+    for (store_t *o = open_list; o; o = o->open_next)
+        if (o->dev == sb.st_dev && o->ino == sb.st_ino && o->pid == getpid())
+            rc = -1;
+    if (rc == 0) {
+        st->pid = getpid();
+        st->dev = sb.st_dev;
+        st->ino = sb.st_ino;
+        st->registered = 1;
+        st->open_next = open_list;
+        open_list = st;
+    }
+    pthread_mutex_unlock(&open_lock);
+    return rc;
+}
+
+static void open_unregister(store_t *st)
+{
+    if (!st->registered)
+        return;
+    pthread_mutex_lock(&open_lock);
+    for (store_t **p = &open_list; *p; p = &(*p)->open_next)
+        if (*p == st) {
+            *p = st->open_next;
+            break;
+        }
+    pthread_mutex_unlock(&open_lock);
+    st->registered = 0;
+}
+
 struct open_ctx {
     char  *err;
     size_t errlen;
@@ -511,6 +562,13 @@ int store_env_open(const struct store_opts *opts, store_t **out, char *err, size
     }
     st = xcalloc(1, sizeof(*st));
     st->path = xstrdup(opts->path);
+    if (open_register(st) != 0) {
+        snprintf(err, errlen, "store %s: already open in this process (LMDB forbids a "
+                 "second handle; share the first)", st->path);
+        free(st->path);
+        free(st);
+        return STORE_EINVAL;
+    }
     size_t map = opts->map_size ? opts->map_size : STORE_DEFAULT_MAP;
     st->map_size_max = opts->map_size_max > map ? opts->map_size_max : map;
     atomic_init(&st->commits, 0);
@@ -580,6 +638,7 @@ void store_env_close(store_t *st)
     st->gc = store_gc_stop(st->gc);
     if (st->env)
         mdb_env_close(st->env);
+    open_unregister(st);
     pthread_rwlock_destroy(&st->maplock);
     free(st->path);
     free(st);

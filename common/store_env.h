@@ -27,6 +27,7 @@
 #include <lmdb.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/types.h>
 
 #include "store.h"
 #include "store_gc.h"
@@ -55,6 +56,11 @@ struct store {
     atomic_uint_fast64_t commits, writes;
     atomic_uint_fast64_t settled_at;     /* last txn id after our last settle */
     char                *path;
+    dev_t                dev;             /* of the directory: open_register */
+    ino_t                ino;
+    pid_t                pid;             /* the process that opened it */
+    int                  registered;
+    struct store        *open_next;
 };
 
 typedef int (*store_txn_fn)(store_t *st, MDB_txn *txn, void *arg);

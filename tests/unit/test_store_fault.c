@@ -404,6 +404,40 @@ static void test_writer_killed(void **state)
     store_close(st);
 }
 
+/* ---- one handle per path and process ---- */
+
+/*
+ * Bad input: the same directory opened twice in one process (also through
+ * another spelling of the path).  LMDB forbids it: closing either handle
+ * would drop this process's locks on lock.mdb for both, and the next process
+ * to open the store would reset the lock table under the running ones.
+ */
+static void test_second_open_refused(void **state)
+{
+    const char *dir = *state;
+    struct store_opts o = { .path = dir };
+    char err[256], other[512];
+    store_t *st = fx_open(dir, 1, 0, 0), *st2 = (store_t *)&o;
+
+    assert_non_null(st);
+    assert_int_equal(store_open(&o, &st2, err, sizeof(err)), STORE_EINVAL);
+    assert_null(st2);
+    assert_non_null(strstr(err, "already open"));
+    snprintf(other, sizeof(other), "%s/./", dir);
+    o.path = other;
+    assert_int_equal(store_open(&o, &st2, err, sizeof(err)), STORE_EINVAL);
+    /* the first handle is unharmed; after closing it the path opens again */
+    char id[MAILID_ID_LEN + 1];
+    assert_int_equal(fx_put(st, T0, "alice@a.example", rcpts, 2, id), STORE_OK);
+    st = store_close(st);
+    o.path = dir;
+    assert_int_equal(store_open(&o, &st2, err, sizeof(err)), STORE_OK);
+    struct store_mail_rec *rec;
+    assert_int_equal(store_get_mail(st2, id, &rec), STORE_OK);
+    store_mail_rec_free(rec);
+    store_close(st2);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -414,6 +448,7 @@ int main(void)
         T(test_full_map_settles_once),
         T(test_dead_reader_at_full_map),
         T(test_writer_killed),
+        T(test_second_open_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
