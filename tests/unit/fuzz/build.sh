@@ -15,5 +15,8 @@ for t in addr mailid conf cidr; do
     "$src"/cidr.c "$src"/conf.c "$src"/conf_parse.c "$src"/msys.c "$src"/log.c \
     "$src"/xmem.c $libs
 done
+clang $flags -o "$out/fuzz_store_rec" "$here/fuzz_store_rec.c" "$src"/store_rec.c \
+  "$src"/store.c "$src"/store_env.c "$src"/store_db.c "$src"/store_gc.c "$src"/store_admin.c \
+  "$src"/mailid.c "$src"/log.c "$src"/xmem.c $libs
 # Seeds: tests/unit/fuzz/corpus/NAME (copy to a scratch dir; libFuzzer adds to it), e.g.
 #   cp -r tests/unit/fuzz/corpus/addr /tmp/c && OUTDIR/fuzz_addr -max_total_time=200 /tmp/c
