@@ -18,6 +18,7 @@
 #include <pthread.h>
 #include <sys/wait.h>
 
+#include "store_env.h"
 #include "store_fixture.h"
 
 static int setup(void **state)
@@ -173,12 +174,30 @@ static void test_failing_ops_share_a_batch(void **state)
     store_close(st);
 }
 
+/*
+ * "Durable when it returns" rests on LMDB's default sync behaviour: a
+ * guard against someone adding MDB_NOSYNC (or its cousins) for speed.
+ */
+static void test_env_flags_keep_fsync(void **state)
+{
+    store_t *st = fx_open(*state, 1, 0, 0);
+    unsigned flags = 0;
+
+    assert_non_null(st);
+    assert_int_equal(mdb_env_get_flags(st->env, &flags), 0);
+    assert_int_equal(flags & (MDB_NOSYNC | MDB_NOMETASYNC | MDB_MAPASYNC | MDB_NOLOCK |
+                              MDB_WRITEMAP | MDB_RDONLY), 0);
+    assert_true(flags & MDB_NOTLS);     /* read txns are not tied to threads */
+    store_close(st);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         T(test_failing_ops_share_a_batch),
+        T(test_env_flags_keep_fsync),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
