@@ -48,6 +48,10 @@
  * commits one small write (meta "settle"), because LMDB reuses the pages a
  * purge freed only from the second transaction after it; so inserts work
  * again right after a purge.
+ * An I/O error while LMDB writes its meta page leaves the environment
+ * dead (MDB_PANIC); the store then closes and reopens it (the last commit
+ * on disk is intact), so the write that hit the error fails with
+ * STORE_EIO and the handle keeps working.
  * Readers left by dead processes are cleared at open, when the reader
  * table fills, and when a write finds the map full (mdb_reader_check): a
  * dead reader pins every page freed after its snapshot, so the map would

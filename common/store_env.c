@@ -82,6 +82,8 @@ static int write_err(const store_t *st, int rc, const char *what)
 static size_t map_size_now(store_t *st)
 {
     MDB_envinfo info;
+    if (st->env == NULL)
+        return 0;
     mdb_env_info(st->env, &info);
     return info.me_mapsize;
 }
@@ -97,7 +99,9 @@ static int map_grow(store_t *st, size_t seen, size_t limit)
 
     pthread_rwlock_wrlock(&st->maplock);
     size_t cur = map_size_now(st);
-    if (cur == seen) {
+    if (st->env == NULL) {
+        rc = -1;
+    } else if (cur == seen) {
         if (cur >= limit) {
             rc = -1;
         } else {
@@ -142,7 +146,7 @@ static void map_shrink_back(store_t *st)
     if (!over)
         return;
     pthread_rwlock_wrlock(&st->maplock);
-    if (map_size_now(st) > st->map_size_max) {
+    if (st->env != NULL && map_size_now(st) > st->map_size_max) {
         int rc = mdb_env_set_mapsize(st->env, st->map_size_max);
         if (rc != 0)
             log_warn("store %s: cannot set the map back to %zu bytes: %s", st->path,
@@ -165,9 +169,10 @@ static int settle_fn(store_t *st, MDB_txn *txn, void *arg)
 
 static uint64_t last_txnid(store_t *st)
 {
-    MDB_envinfo info;
+    MDB_envinfo info = { .me_last_txnid = 0 };
     pthread_rwlock_rdlock(&st->maplock);
-    mdb_env_info(st->env, &info);
+    if (st->env != NULL)
+        mdb_env_info(st->env, &info);
     pthread_rwlock_unlock(&st->maplock);
     return (uint64_t)info.me_last_txnid;
 }
@@ -199,7 +204,7 @@ static int map_settle(store_t *st)
 static void map_adopt(store_t *st)
 {
     pthread_rwlock_wrlock(&st->maplock);
-    int rc = mdb_env_set_mapsize(st->env, 0);
+    int rc = st->env ? mdb_env_set_mapsize(st->env, 0) : 0;
     if (rc != 0)
         log_warn("store %s: adopting the new map size: %s", st->path, mdb_strerror(rc));
     pthread_rwlock_unlock(&st->maplock);
@@ -208,10 +213,96 @@ static void map_adopt(store_t *st)
 /* Clear reader slots of dead processes; returns how many. */
 static int readers_clear(store_t *st)
 {
-    int dead = 0;
-    if (mdb_reader_check(st->env, &dead) == 0 && dead > 0)
+    int dead = 0, rc = -1;
+    pthread_rwlock_rdlock(&st->maplock);
+    if (st->env != NULL)
+        rc = mdb_reader_check(st->env, &dead);
+    pthread_rwlock_unlock(&st->maplock);
+    if (rc == 0 && dead > 0)
         log_warn("store %s: cleared %d reader slots of dead processes", st->path, dead);
-    return dead > 0 ? dead : 0;
+    return rc == 0 && dead > 0 ? dead : 0;
+}
+
+/* ---- the environment itself ---- */
+
+/* Create and open st->env with a map of `map` bytes; 0 or an LMDB code. */
+static int env_create(store_t *st, size_t map)
+{
+    MDB_env *env;
+    int rc = mdb_env_create(&env);
+
+    if (rc != 0)
+        return rc;
+    rc = mdb_env_set_maxdbs(env, STORE_DB_COUNT + 1);
+    if (rc == 0)
+        rc = mdb_env_set_mapsize(env, map);
+    if (rc == 0)
+        rc = mdb_env_set_maxreaders(env, st->max_readers);
+    /* MDB_NOTLS: read transactions belong to their txn object, not to the
+     * thread, so any thread may hold one while another thread writes (and a
+     * thread's reader slot is not kept after the thread ends).  Default
+     * sync flags: a commit is on disk when mdb_txn_commit returns. */
+    if (rc == 0)
+        rc = mdb_env_open(env, st->path, MDB_NOTLS, 0600);
+    if (rc != 0) {
+        mdb_env_close(env);
+        return rc;
+    }
+    st->env = env;
+    return 0;
+}
+
+/* Handles of the (existing) sub-databases after a reopen. */
+static int dbis_reopen(store_t *st)
+{
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(st->env, NULL, 0, &txn);
+
+    for (int i = 0; rc == 0 && i < STORE_DB_COUNT; i++)
+        rc = mdb_dbi_open(txn, db_names[i], 0, &st->dbi[i]);
+    if (rc == 0)
+        return mdb_txn_commit(txn);
+    if (txn)
+        mdb_txn_abort(txn);
+    return rc;
+}
+
+/*
+ * LMDB marks an environment dead when it could not write a meta page (a
+ * disk error): every later transaction fails with MDB_PANIC until the
+ * environment is closed and opened again.  The meta page was not switched,
+ * so the last committed state on disk is intact and reopening is safe.
+ * The exclusive maplock means no transaction of this process is open.
+ * gen is the generation the caller saw fail (another thread may have
+ * reopened since).  Returns 0 if the caller should retry, -1 if not.
+ */
+static int env_reopen(store_t *st, unsigned gen)
+{
+    int rc = 0;
+
+    pthread_rwlock_wrlock(&st->maplock);
+    if (st->env_gen == gen) {
+        size_t map = map_size_now(st);
+        if (st->env != NULL)
+            mdb_env_close(st->env);      /* close first: see open_register */
+        st->env = NULL;
+        st->env_gen++;
+        rc = env_create(st, map ? map : st->map_size_max);
+        if (rc == 0 && (rc = dbis_reopen(st)) != 0) {
+            mdb_env_close(st->env);
+            st->env = NULL;
+        }
+        if (rc != 0) {
+            log_error("store %s: reopening the environment after a fatal error failed: %s",
+                      st->path, mdb_strerror(rc));
+            rc = -1;
+        } else {
+            log_warn("store %s: environment reopened after a fatal LMDB error "
+                     "(a meta page write failed: check the disk)", st->path);
+        }
+    }
+    pthread_rwlock_unlock(&st->maplock);
+    return rc;
 }
 
 int store_env_read(store_t *st, store_txn_fn fn, void *arg)
@@ -221,7 +312,8 @@ int store_env_read(store_t *st, store_txn_fn fn, void *arg)
     for (int attempt = 0; attempt < STORE_RETRY_MAX; attempt++) {
         MDB_txn *txn;
         pthread_rwlock_rdlock(&st->maplock);
-        int rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn);
+        unsigned gen = st->env_gen;
+        int rc = st->env ? mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn) : MDB_PANIC;
         if (rc == 0) {
             rc = fn(st, txn, arg);
             mdb_txn_abort(txn);
@@ -231,6 +323,9 @@ int store_env_read(store_t *st, store_txn_fn fn, void *arg)
         pthread_rwlock_unlock(&st->maplock);
         if (rc == MDB_MAP_RESIZED) {
             map_adopt(st);
+        } else if (rc == MDB_PANIC) {
+            if (env_reopen(st, gen) != 0)
+                return STORE_EIO;
         } else if (rc == MDB_READERS_FULL && !readers_checked) {
             readers_checked = 1;
             readers_clear(st);
@@ -260,10 +355,11 @@ int store_env_read(store_t *st, store_txn_fn fn, void *arg)
  * transaction, so one failing write does not undo the others.
  * Returns 0 (op results set), BATCH_REDO_NESTED, or the raw code that
  * stopped the batch with nothing committed: MDB_MAP_FULL / MDB_MAP_RESIZED /
- * MDB_TXN_FULL or a begin/commit error.  *seen receives the map size the
- * attempt ran with.
+ * MDB_TXN_FULL / MDB_PANIC or a begin/commit error.  *seen and *gen receive
+ * the map size and environment generation the attempt ran with.
  */
-static int batch_try(store_t *st, struct store_gc_op *list, int nested, size_t *seen)
+static int batch_try(store_t *st, struct store_gc_op *list, int nested, size_t *seen,
+                     unsigned *gen)
 {
     MDB_txn *txn, *child = NULL;
     int rc;
@@ -271,7 +367,8 @@ static int batch_try(store_t *st, struct store_gc_op *list, int nested, size_t *
 
     pthread_rwlock_rdlock(&st->maplock);
     *seen = map_size_now(st);
-    rc = mdb_txn_begin(st->env, NULL, 0, &txn);
+    *gen = st->env_gen;
+    rc = st->env ? mdb_txn_begin(st->env, NULL, 0, &txn) : MDB_PANIC;
     if (rc != 0)
         goto out;
     for (struct store_gc_op *op = list; op; op = op->next) {
@@ -331,7 +428,8 @@ static int solo_run(store_t *st, struct wop *w)
         size_t seen;
         pthread_rwlock_rdlock(&st->maplock);
         seen = map_size_now(st);
-        int rc = mdb_txn_begin(st->env, NULL, 0, &txn);
+        unsigned gen = st->env_gen;
+        int rc = st->env ? mdb_txn_begin(st->env, NULL, 0, &txn) : MDB_PANIC;
         if (rc == 0) {
             rc = w->fn(st, txn, w->arg);
             if (rc == 0)
@@ -346,6 +444,9 @@ static int solo_run(store_t *st, struct wop *w)
         pthread_rwlock_unlock(&st->maplock);
         if (rc == MDB_MAP_RESIZED) {
             map_adopt(st);
+        } else if (rc == MDB_PANIC) {
+            if (env_reopen(st, gen) != 0)
+                return STORE_EIO;
         } else if (rc == MDB_MAP_FULL) {
             /* A process that died inside a read transaction pins every page
              * freed since: clear it before growing or giving up. */
@@ -377,7 +478,10 @@ static void batch_run(void *ctx, struct store_gc_op *list)
 
     for (int attempt = 0; attempt < STORE_RETRY_MAX; attempt++) {
         size_t seen;
-        rc = batch_try(st, list, nested, &seen);
+        unsigned gen;
+        rc = batch_try(st, list, nested, &seen, &gen);
+        if (rc == MDB_PANIC && env_reopen(st, gen) == 0)
+            continue;
         if (rc == BATCH_REDO_NESTED) {
             nested = 1;
             continue;
@@ -585,20 +689,8 @@ int store_env_open(const struct store_opts *opts, store_t **out, char *err, size
     pthread_rwlock_init(&st->maplock, &ra);
     pthread_rwlockattr_destroy(&ra);
 
-    rc = mdb_env_create(&st->env);
-    if (rc == 0)
-        rc = mdb_env_set_maxdbs(st->env, STORE_DB_COUNT + 1);
-    if (rc == 0)
-        rc = mdb_env_set_mapsize(st->env, map);
-    if (rc == 0)
-        rc = mdb_env_set_maxreaders(st->env, opts->max_readers ? opts->max_readers
-                                                               : STORE_DEFAULT_READERS);
-    /* MDB_NOTLS: read transactions belong to their txn object, not to the
-     * thread, so any thread may hold one while another thread writes (and a
-     * thread's reader slot is not kept after the thread ends).  Default
-     * sync flags: a commit is on disk when mdb_txn_commit returns. */
-    if (rc == 0)
-        rc = mdb_env_open(st->env, st->path, MDB_NOTLS, 0600);
+    st->max_readers = opts->max_readers ? opts->max_readers : STORE_DEFAULT_READERS;
+    rc = env_create(st, map);
     if (rc != 0) {
         snprintf(err, errlen, "store %s: cannot open: %s", st->path, mdb_strerror(rc));
         store_env_close(st);

@@ -48,7 +48,9 @@ enum store_db {
 };
 
 struct store {
-    MDB_env             *env;
+    MDB_env             *env;            /* NULL only if a reopen failed */
+    unsigned             env_gen;         /* bumped by each reopen (maplock) */
+    unsigned             max_readers;
     MDB_dbi              dbi[STORE_DB_COUNT];
     pthread_rwlock_t     maplock;
     size_t               map_size_max;
