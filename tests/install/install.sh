@@ -42,7 +42,7 @@ for u in mailstate-milter mailstate-tracker; do
 done
 
 # Every key of the sample config is documented in mailstate.conf(5).
-keys=$(sed -n 's/^;[[:space:]]*\([a-z_]*\)[[:space:]]*=.*/\1/p' "$dest/etc/mailstate/mailstate.conf" | sort -u)
+keys=$(sed -n 's/^[#;][[:space:]]*\([a-z_]*\)[[:space:]]*=.*/\1/p' "$dest/etc/mailstate/mailstate.conf" | sort -u)
 t_check "the sample config lists keys" test -n "$keys"
 for k in $keys; do
     t_check "mailstate.conf(5) documents $k" grep -q "^\.B.* $k\|^\.B $k\|^\.BR $k\|\\b$k\\b" "$dest/usr/share/man/man5/mailstate.conf.5"

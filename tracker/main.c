@@ -1,0 +1,242 @@
+/*
+ * mailstate-tracker - read notifications and status queries over HTTP
+ * (design §1 steps 3 and 5, §6).
+ *
+ *   mailstate-tracker [-c FILE] [-f] [-n]
+ *
+ * -c FILE  config (default MAILSTATE_CONF_PATH; a missing default file means
+ *          all defaults), -f stay in the foreground and log to stderr,
+ *          -n check the config and exit (0 = fine, 1 = errors on stderr).
+ *
+ * Startup order: config, daemonize, PID file, drop privileges, store, HTTP.
+ * The main thread then only waits for signals: SIGTERM/SIGINT stop accepting
+ * connections, let the requests in flight finish (their writes included),
+ * and exit 0.  SIGHUP is logged and ignored (restart to apply a new config).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "conf.h"
+#include "http.h"
+#include "log.h"
+#include "mailid.h"
+#include "paths.h"
+#include "peer.h"
+#include "retention.h"
+#include "store.h"
+
+#define MAIN_DRAIN_MS      10000  /* how long SIGTERM waits for requests in flight */
+#define MAIN_PURGE_EVERY_S 60
+#define MAIN_PURGE_BATCH   200
+
+static void main_usage(FILE *fp)
+{
+    fprintf(fp, "usage: mailstate-tracker [-c FILE] [-f] [-n]\n"
+                "  -c FILE  configuration file (default %s)\n"
+                "  -f       stay in the foreground, log to stderr\n"
+                "  -n       check the configuration and exit\n"
+                "  -V       print the version and exit\n", MAILSTATE_CONF_PATH);
+}
+
+static int main_write_pid(const char *path)
+{
+    FILE *fp;
+
+    if (path == NULL || *path == '\0')
+        return 0;
+    fp = fopen(path, "w");
+    if (fp == NULL) {
+        log_error_errno("cannot write PID file %s", path);
+        return -1;
+    }
+    fprintf(fp, "%ld\n", (long)getpid());
+    if (fclose(fp) != 0) {
+        log_error_errno("cannot write PID file %s", path);
+        return -1;
+    }
+    return 0;
+}
+
+static int main_drop_privileges(const char *user)
+{
+    struct passwd *pw;
+
+    if (user == NULL || *user == '\0' || geteuid() != 0)
+        return 0;
+    pw = getpwnam(user);
+    if (pw == NULL) {
+        log_error("no such user \"%s\" ([tracker] user)", user);
+        return -1;
+    }
+    if (initgroups(pw->pw_name, pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 ||
+        setuid(pw->pw_uid) != 0) {
+        log_error_errno("cannot become user %s", user);
+        return -1;
+    }
+    return 0;
+}
+
+static struct conf *main_load_conf(const char *path, int given)
+{
+    char *errors = NULL;
+    struct conf *c = conf_load(path, given ? 0 : CONF_MISSING_OK, &errors);
+
+    if (c == NULL) {
+        fprintf(stderr, "%s", errors ? errors : "cannot load the configuration\n");
+        if (errors != NULL && errors[0] != '\0' && errors[strlen(errors) - 1] != '\n')
+            fputc('\n', stderr);
+        free(errors);
+        return NULL;
+    }
+    free(errors);
+    return c;
+}
+
+/* Checks that only the tracker cares about; prints them like conf does. */
+static int main_check_tracker(const struct conf *c)
+{
+    struct sockaddr_storage ss;
+    size_t sslen;
+
+    if (http_parse_listen(c->tracker_listen, &ss, &sslen) != 0) {
+        fprintf(stderr, "%s:0: [tracker] listen \"%s\" is not HOST:PORT or [IPV6]:PORT\n",
+                c->path, c->tracker_listen ? c->tracker_listen : "");
+        return -1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *conf_path = MAILSTATE_CONF_PATH;
+    int given = 0, foreground = 0, check = 0, opt, sig, status = 0;
+    struct conf *conf;
+    store_t *st = NULL;
+    http_t *http = NULL;
+    retention_t *ret = NULL;
+    struct api_ctx ctx;
+    sigset_t sigs;
+    char err[512];
+
+    while ((opt = getopt(argc, argv, "c:fnhV")) != -1) {
+        switch (opt) {
+        case 'c': conf_path = optarg; given = 1; break;
+        case 'f': foreground = 1; break;
+        case 'n': check = 1; break;
+        case 'V': printf("mailstate-tracker %s\n", MAILSTATE_VERSION); return 0;
+        case 'h': main_usage(stdout); return 0;
+        default:  main_usage(stderr); return 2;
+        }
+    }
+    if (optind != argc) {
+        main_usage(stderr);
+        return 2;
+    }
+
+    log_open("mailstate-tracker", 1, LOG_LEVEL_INFO);
+    if (mailid_init() != MAILID_OK)
+        log_fatal("libsodium cannot initialise");
+    conf = main_load_conf(conf_path, given);
+    if (conf == NULL || main_check_tracker(conf) != 0) {
+        conf_unref(conf);
+        return 1;
+    }
+    if (check) {
+        printf("%s: OK\n", conf->path);
+        conf_unref(conf);
+        return 0;
+    }
+    log_close();
+    log_open("mailstate-tracker", foreground, (enum log_level)conf->log_level);
+
+    if (!foreground && daemon(0, 0) != 0)
+        log_fatal("cannot become a daemon: %s", strerror(errno));
+
+    /* Threads inherit this mask: signals are taken by sigwait() below only. */
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    if (main_write_pid(conf->tracker_pid_file) != 0 ||
+        main_drop_privileges(conf->tracker_user) != 0) {
+        status = 1;
+        goto out;
+    }
+
+    struct store_opts so = {
+        .path = conf->store_path,
+        .map_size = conf->store_map_size,
+        .map_size_max = conf->store_map_size_max,
+        .group_commit = 1,
+    };
+    if (store_open(&so, &st, err, sizeof err) != STORE_OK) {
+        log_error("cannot open the mail log in %s: %s", conf->store_path, err);
+        status = 1;
+        goto out;
+    }
+
+    ctx.conf = conf;
+    ctx.store = st;
+    /* Peer sync (design §7): POST /v1/sync and the outbox forwarder. */
+    peer_start(conf, st);
+    struct http_opts ho = {
+        .listen = conf->tracker_listen,
+        .threads = conf->tracker_threads > 0 ? (unsigned)conf->tracker_threads : 0,
+        .max_body = conf->tracker_max_body,
+        .max_header = conf->tracker_max_header,
+        .max_url = conf->tracker_max_url,
+        .max_connections = conf->tracker_max_connections > 0
+                           ? (unsigned)conf->tracker_max_connections : 1024,
+        .idle_timeout = conf->tracker_idle_timeout > 0
+                        ? (unsigned)conf->tracker_idle_timeout : 30,
+    };
+    if (http_start(&ho, &ctx, &http, err, sizeof err) != 0) {
+        log_error("%s", err);
+        status = 1;
+        goto out;
+    }
+    ret = retention_start(st, conf->retention, MAIN_PURGE_EVERY_S, MAIN_PURGE_BATCH);
+    log_info("listening on %s (port %u), server %s, mail log %s", conf->tracker_listen,
+             http_port(http), msys_this_server(conf->msys), conf->store_path);
+
+    for (;;) {
+        if (sigwait(&sigs, &sig) != 0)
+            continue;
+        if (sig == SIGHUP) {
+            log_info("SIGHUP: the tracker does not reload; restart it to apply a new config");
+            continue;
+        }
+        break;
+    }
+    log_info("signal %d: finishing requests in flight", sig);
+    http_quiesce(http);
+    unsigned left = http_drain(http, MAIN_DRAIN_MS);
+    if (left > 0)
+        log_warn("%u requests still in flight after %d ms; closing them", left,
+                 MAIN_DRAIN_MS);
+
+out:
+    ret = retention_stop(ret);
+    http = http_stop(http);
+    peer_stop();
+    st = store_close(st);
+    if (conf->tracker_pid_file != NULL && conf->tracker_pid_file[0] != '\0')
+        unlink(conf->tracker_pid_file);
+    log_info("stopped");
+    conf = conf_unref(conf);
+    log_close();
+    return status;
+}

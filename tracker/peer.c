@@ -1,0 +1,65 @@
+/*
+ * peer - the tracker's side of peer sync (contract in peer.h).
+ */
+#include "peer.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "forwarder.h"
+#include "route.h"
+#include "sync.h"
+#include "xmem.h"
+
+static sync_receiver_t *peer_rx;
+static fwd_t *peer_fwd;
+
+static void peer_sync_handler(const struct api_ctx *ctx, const struct api_req *req,
+                              struct api_resp *resp)
+{
+    char *reply = NULL;
+    int status;
+
+    (void)ctx;
+    if (peer_rx == NULL) {
+        api_error(resp, 503, "unavailable", "peer sync is not running");
+        return;
+    }
+    status = sync_handle(peer_rx, "POST", SYNC_PATH,
+                         req->header(req->header_cls, SYNC_HDR_SERVER),
+                         req->header(req->header_cls, SYNC_HDR_TIMESTAMP),
+                         req->header(req->header_cls, SYNC_HDR_SIGNATURE),
+                         req->body, req->body_len, (long long)(req->now_ms / 1000),
+                         &reply);
+    api_resp_clear(resp);
+    resp->status = (unsigned)status;
+    resp->body = xstrdup(reply);        /* api_resp_clear frees with xfree */
+    resp->body_len = strlen(reply);
+    resp->content_type = "application/json";
+    free(reply);                        /* from json_dumps */
+}
+
+void peer_start(struct conf *conf, store_t *st)
+{
+    peer_rx = sync_receiver_new(conf, st, 0);
+    api_register(ROUTE_SYNC, peer_sync_handler);
+    peer_fwd = fwd_start(conf, st, NULL);
+}
+
+void peer_kick(const char *peer)
+{
+    fwd_kick(peer_fwd, peer);
+}
+
+void peer_metrics_write(FILE *fp)
+{
+    sync_metrics_write(fp);
+    fwd_metrics_write(peer_fwd, fp);
+}
+
+void peer_stop(void)
+{
+    peer_fwd = fwd_stop(peer_fwd);
+    peer_rx = sync_receiver_free(peer_rx);
+}

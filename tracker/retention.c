@@ -1,0 +1,123 @@
+/*
+ * retention - periodic purge (see retention.h).
+ */
+#include "retention.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "log.h"
+#include "xmem.h"
+
+#define RETENTION_FIRST_S  1    /* first pass soon after start */
+#define RETENTION_PAUSE_MS 20   /* between batches: let the writers in */
+
+struct retention {
+    store_t        *st;
+    long long       retention_s;
+    unsigned        interval_s;
+    size_t          batch;
+    pthread_t       thread;
+    pthread_mutex_t lock;
+    pthread_cond_t  cond;
+    int             stopping;
+};
+
+/* Wait ms milliseconds or until stopping; returns 1 if stopping. */
+static int retention_sleep(struct retention *r, unsigned long ms)
+{
+    struct timespec until;
+    int stop;
+
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += (time_t)(ms / 1000);
+    until.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&r->lock);
+    while (!r->stopping &&
+           pthread_cond_timedwait(&r->cond, &r->lock, &until) != ETIMEDOUT)
+        ;
+    stop = r->stopping;
+    pthread_mutex_unlock(&r->lock);
+    return stop;
+}
+
+static void retention_pass(struct retention *r)
+{
+    struct timespec now;
+    uint64_t before_ms;
+    size_t purged, total = 0;
+    int rc;
+
+    clock_gettime(CLOCK_REALTIME, &now);
+    before_ms = (uint64_t)now.tv_sec * 1000u - (uint64_t)r->retention_s * 1000u;
+    do {
+        rc = store_purge(r->st, before_ms, r->batch, &purged);
+        if (rc != STORE_OK) {
+            if (rc != STORE_ECLOSED)
+                log_error("retention: purge failed: %s", store_strerror(rc));
+            break;
+        }
+        total += purged;
+    } while (purged > 0 && !retention_sleep(r, RETENTION_PAUSE_MS));
+    if (total > 0)
+        log_info("retention: purged %zu mails older than %lld s", total, r->retention_s);
+}
+
+static void *retention_main(void *arg)
+{
+    struct retention *r = arg;
+
+    if (retention_sleep(r, RETENTION_FIRST_S * 1000u))
+        return NULL;
+    do {
+        retention_pass(r);
+    } while (!retention_sleep(r, (unsigned long)r->interval_s * 1000u));
+    return NULL;
+}
+
+retention_t *retention_start(store_t *st, long long retention_s,
+                             unsigned interval_s, size_t batch)
+{
+    struct retention *r;
+    pthread_condattr_t ca;
+    int rc;
+
+    if (retention_s <= 0)
+        return NULL;
+    r = xcalloc(1, sizeof *r);
+    r->st = st;
+    r->retention_s = retention_s;
+    r->interval_s = interval_s ? interval_s : 60;
+    r->batch = batch ? batch : 100;
+    pthread_mutex_init(&r->lock, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&r->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    rc = pthread_create(&r->thread, NULL, retention_main, r);
+    if (rc != 0)
+        log_panic("retention: cannot start its thread (error %d)", rc);
+    return r;
+}
+
+retention_t *retention_stop(retention_t *r)
+{
+    if (r == NULL)
+        return NULL;
+    pthread_mutex_lock(&r->lock);
+    r->stopping = 1;
+    pthread_cond_signal(&r->cond);
+    pthread_mutex_unlock(&r->lock);
+    pthread_join(r->thread, NULL);
+    pthread_mutex_destroy(&r->lock);
+    pthread_cond_destroy(&r->cond);
+    free(r);
+    return NULL;
+}

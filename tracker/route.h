@@ -1,0 +1,42 @@
+#ifndef MAILSTATE_ROUTE_H
+#define MAILSTATE_ROUTE_H
+/*
+ * route - map an HTTP method and path to one of the tracker's routes.
+ *
+ * Pure: no allocation, no global state, thread-safe.  route_match() returns
+ * a ROUTE_* value (never ROUTE_NONE) on a match, and fills *arg with the
+ * path parameter of routes that have one (the {id} of /v1/mails/{id}; a
+ * pointer into path, arg_len bytes; not decoded, not validated).  When the
+ * path is known but the method is not allowed it returns ROUTE_ENOMETHOD and
+ * *allow names the allowed methods ("GET", "POST") for the Allow header;
+ * an unknown path gives ROUTE_ENOTFOUND.
+ *
+ * The route table is fixed at compile time.  A route whose handler is not
+ * registered (api_register) still matches here; api answers it with 404.
+ * Paths match exactly (no trailing slash, no "//", no dot segments).
+ */
+#include <stddef.h>
+
+enum route_id {
+    ROUTE_ENOTFOUND = -1,
+    ROUTE_ENOMETHOD = -2,
+    ROUTE_NONE      = 0,   /* unmatched (metrics label "other") */
+    ROUTE_HEALTHZ,         /* GET  /healthz */
+    ROUTE_METRICS,         /* GET  /metrics */
+    ROUTE_READS,           /* POST /v1/reads */
+    ROUTE_MAIL,            /* GET  /v1/mails/{id} */
+    ROUTE_MAILS,           /* GET  /v1/mails */
+    ROUTE_SYNC,            /* POST /v1/sync (the sync module registers it) */
+    ROUTE_COUNT
+};
+
+int route_match(const char *method, const char *path, const char **arg,
+                size_t *arg_len, const char **allow);
+
+/* Short name of a route for logs and metrics labels ("reads", "other"). */
+const char *route_name(int route);
+
+/* 1 if the route writes (its handler may block on a durable commit). */
+int route_is_write(int route);
+
+#endif
