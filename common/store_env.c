@@ -255,7 +255,7 @@ static int env_create(store_t *st, size_t map)
 /* Handles of the (existing) sub-databases after a reopen. */
 static int dbis_reopen(store_t *st)
 {
-    MDB_txn *txn;
+    MDB_txn *txn = NULL;
     int rc = mdb_txn_begin(st->env, NULL, 0, &txn);
 
     for (int i = 0; rc == 0 && i < STORE_DB_COUNT; i++)
@@ -349,10 +349,10 @@ int store_env_read(store_t *st, store_txn_fn fn, void *arg)
  * for each and merges them on commit: ~15 us of ~25 us per put in a plain
  * LMDB loop without fsync; end to end the fsync and thread wake-ups weigh
  * more, so this is headroom for the committer thread, not a speed-up one
- * can see at low load).  When an op fails in a flat run its partial changes are in
- * the transaction, so the run is dropped: alone, the op's result is final;
- * with others, the batch is run again (nested) with each op in a nested
- * transaction, so one failing write does not undo the others.
+ * can see at low load).  When an op fails in a flat run its partial changes
+ * are in the transaction, so the run is dropped: alone, the op's result is
+ * final; with others, the batch is run again (nested) with each op in a
+ * nested transaction, so one failing write does not undo the others.
  * Returns 0 (op results set), BATCH_REDO_NESTED, or the raw code that
  * stopped the batch with nothing committed: MDB_MAP_FULL / MDB_MAP_RESIZED /
  * MDB_TXN_FULL / MDB_PANIC or a begin/commit error.  *seen and *gen receive
