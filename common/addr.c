@@ -261,9 +261,10 @@ static const char *local_end(const char *s, const char *end)
 {
     if (s < end && *s == '"') {
         for (s++; s < end; s++) {
-            if (*s == '\\')
-                s++;
-            else if (*s == '"')
+            if (*s == '\\') {
+                if (++s == end)
+                    break;              /* never step two past the end */
+            } else if (*s == '"')
                 return (s + 1 < end && s[1] == '@') ? s + 1 : NULL;
         }
         return NULL;

@@ -50,27 +50,29 @@ size_t cidr_list_count(const cidr_list_t *list)
 
 /*
  * Parse an address in any accepted form ("1.2.3.4", "::1", "[1.2.3.4]",
- * "[IPv6:::1]", "[::1]") into 16 bytes; returns 4 or 6 for the family
- * written, 0 if unparsable.
+ * "[IPv6:::1]", "[::1]", and Sendmail's macro form "IPv6:::1") into 16
+ * bytes; returns 4 or 6 for the family written, 0 if unparsable.
  */
 static int parse_addr(const char *text, size_t len, unsigned char out[16])
 {
     char buf[INET6_ADDRSTRLEN + 8];
     const char *p = text;
+    int tagged = 0;
 
     if (len >= 2 && text[0] == '[' && text[len - 1] == ']') {
         p++;
         len -= 2;
-        if (len >= 5 && strncasecmp(p, "IPv6:", 5) == 0) {
-            p += 5;
-            len -= 5;
-        }
+    }
+    if (len >= 5 && strncasecmp(p, "IPv6:", 5) == 0) {
+        p += 5;
+        len -= 5;
+        tagged = 1;
     }
     if (len == 0 || len >= sizeof(buf))
         return 0;
     memcpy(buf, p, len);
     buf[len] = '\0';
-    if (inet_pton(AF_INET, buf, out + 12) == 1) {
+    if (!tagged && inet_pton(AF_INET, buf, out + 12) == 1) {
         memcpy(out, v4mapped, 12);
         return 4;
     }

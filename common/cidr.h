@@ -5,8 +5,9 @@
  *
  * A bare address means a host (/32 or /128).  An IPv4 client seen as an
  * IPv4-mapped IPv6 address (::ffff:127.0.0.1) matches IPv4 networks.
- * Milter macros may bracket IPv6 ("[IPv6:::1]" from Sendmail, "::1" from
- * Postfix); cidr_match_str() accepts both.
+ * Milter macros write IPv6 in several ways ("IPv6:::1" in Sendmail's
+ * {client_addr}, "[IPv6:::1]" in address literals, "::1" from Postfix);
+ * cidr_match_str() accepts all of them ("IPv6:" marks IPv6 only).
  *
  * A list is an opaque value owned by the caller; cidr_list_free() returns NULL.
  * Matching is read-only and thread-safe.

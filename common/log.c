@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,18 +18,26 @@
 
 static int log_to_stderr = 1;   /* before log_open(): stderr */
 static int log_syslog_open;
-static volatile int log_level = LOG_LEVEL_INFO;
+/* atomic: read by every thread, set on reload (a plain int is a data race) */
+static _Atomic int log_level = LOG_LEVEL_INFO;
 static const char *log_ident = "mailstate";
 static _Thread_local char log_ctx[LOG_CONTEXT_MAX + 1];
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static const char *const log_names[] = { "error", "warning", "info", "debug" };
 
+/* Out-of-range levels (a cast int) are clamped: they index log_names[]. */
+static int clamp_level(int level)
+{
+    return level < LOG_LEVEL_ERROR ? LOG_LEVEL_ERROR
+         : level > LOG_LEVEL_DEBUG ? LOG_LEVEL_DEBUG : level;
+}
+
 void log_open(const char *ident, int to_stderr, enum log_level level)
 {
     log_ident = ident;
     log_to_stderr = to_stderr;
-    log_level = level;
+    log_level = clamp_level((int)level);
     if (!to_stderr) {
         openlog(ident, LOG_PID | LOG_NDELAY, LOG_MAIL);
         log_syslog_open = 1;
@@ -45,7 +54,7 @@ void log_close(void)
 
 void log_set_level(enum log_level level)
 {
-    log_level = level;
+    log_level = clamp_level((int)level);
 }
 
 enum log_level log_get_level(void)
@@ -60,7 +69,7 @@ int log_level_parse(const char *name)
         { "warn", LOG_LEVEL_WARN }, { "warning", LOG_LEVEL_WARN },
         { "info", LOG_LEVEL_INFO }, { "debug", LOG_LEVEL_DEBUG },
     };
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+    for (size_t i = 0; name != NULL && i < sizeof(names) / sizeof(names[0]); i++)
         if (strcasecmp(name, names[i].name) == 0)
             return names[i].level;
     return -1;
@@ -94,6 +103,7 @@ void log_vmsg(enum log_level level, int with_errno, const char *fmt, va_list ap)
     int saved = errno;
     size_t n = 0;
 
+    level = (enum log_level)clamp_level((int)level);
     if ((int)level > log_level)
         return;
     if (log_ctx[0] != '\0')
@@ -101,8 +111,11 @@ void log_vmsg(enum log_level level, int with_errno, const char *fmt, va_list ap)
     if (n < sizeof(line))
         vsnprintf(line + n, sizeof(line) - n, fmt, ap);
     n = strlen(line);
-    if (with_errno && n < sizeof(line))
-        snprintf(line + n, sizeof(line) - n, ": %s", strerror(saved));
+    if (with_errno && n < sizeof(line)) {
+        /* strerror_r (GNU form, _GNU_SOURCE): strerror is not MT-safe */
+        char ebuf[128];
+        snprintf(line + n, sizeof(line) - n, ": %s", strerror_r(saved, ebuf, sizeof(ebuf)));
+    }
     log_sanitize(line);
 
     if (log_to_stderr) {

@@ -399,6 +399,10 @@ int store_stats(store_t *st, struct store_stats *out)
     /* mdb_env_info reads this process's map size and the last committed
      * meta; the rwlock keeps it from racing with a resize. */
     pthread_rwlock_rdlock(&st->maplock);
+    if (st->env == NULL) {              /* a reopen after a fatal error failed */
+        pthread_rwlock_unlock(&st->maplock);
+        return STORE_EIO;
+    }
     mdb_env_info(st->env, &info);
     mdb_env_stat(st->env, &ms);
     pthread_rwlock_unlock(&st->maplock);

@@ -23,13 +23,20 @@
  * committed to disk (fsync'd), or with an error and no change.  With
  * opts.group_commit set, a committer thread takes every write queued from
  * every thread while the previous commit was syncing and applies them in one
- * LMDB write transaction (each write in its own nested transaction, so one
- * failing write does not undo the others), then wakes each caller with its
- * own result: many writers, one fsync.
+ * LMDB write transaction, then wakes each caller with its own result: many
+ * writers, one fsync.  One failing write does not undo the others: a batch
+ * in which a write fails is run again with each write in its own nested
+ * transaction (only then: nested transactions cost LMDB a large allocation
+ * each).  A failed commit gives every write of the batch an error (each is
+ * then tried alone once more), never a false success.
  *
  * Concurrency: all functions are safe from any number of threads.  Several
  * processes (the milter and the tracker) may open the same path at once;
  * LMDB serialises their writers.  Do not open a store before fork().
+ * Within one process a path is open at most once: a second store_open()
+ * of the same directory fails with STORE_EINVAL (LMDB's locks would break
+ * for every process when either handle closed); share the handle instead.
+ * (A child process may open the path for itself after fork().)
  *
  * Map size: starts at opts.map_size; on MDB_MAP_FULL the write is retried
  * after doubling the map, up to opts.map_size_max (then STORE_EFULL).  A map
@@ -41,8 +48,14 @@
  * commits one small write (meta "settle"), because LMDB reuses the pages a
  * purge freed only from the second transaction after it; so inserts work
  * again right after a purge.
- * Readers left by dead processes are cleared at open and when the reader
- * table fills (mdb_reader_check).
+ * An I/O error while LMDB writes its meta page leaves the environment
+ * dead (MDB_PANIC); the store then closes and reopens it (the last commit
+ * on disk is intact), so the write that hit the error fails with
+ * STORE_EIO and the handle keeps working.
+ * Readers left by dead processes are cleared at open, when the reader
+ * table fills, and when a write finds the map full (mdb_reader_check): a
+ * dead reader pins every page freed after its snapshot, so the map would
+ * otherwise grow to its limit and stay full whatever is purged.
  *
  * Schema: meta "schema" holds STORE_SCHEMA_VERSION.  A new database gets it;
  * an older one is migrated at open; a newer one is refused (STORE_ESCHEMA,

@@ -55,8 +55,9 @@ static int purge_fn(store_t *st, MDB_txn *txn, void *arg)
         rc = 0;
     for (size_t i = 0; rc == 0 && i < ids.n; i++)
         rc = store_db_mail_delete(st, txn, ids.ids[i]);
+    /* ids are the oldest mails, in order: none at or before the last is left */
     if (rc == 0 && ids.n > 0)
-        rc = store_db_outbox_sweep(st, txn);
+        rc = store_db_outbox_sweep(st, txn, ids.ids[ids.n - 1]);
     if (rc == 0)
         a->purged = ids.n;
     store_idlist_free(&ids);
@@ -150,7 +151,7 @@ static int erase_fn(store_t *st, MDB_txn *txn, void *arg)
         }
     }
     if (rc == 0)
-        rc = store_db_outbox_sweep(st, txn);
+        rc = store_db_outbox_sweep(st, txn, NULL);
     store_idlist_free(&ids);
     return rc;
 }
@@ -300,8 +301,15 @@ static int seqs_fn(store_t *st, MDB_txn *txn, void *arg)
                 rc = 0;                 /* already gone: deleting is idempotent */
                 continue;
             }
-            if (rc == 0)
+            if (rc == 0) {
+                /* v points into LMDB's pages, valid only until the next
+                 * update: copy it before mdb_put may move them. */
+                unsigned char *copy = xmalloc(v.mv_size);
+                memcpy(copy, v.mv_data, v.mv_size);
+                v.mv_data = copy;
                 rc = mdb_put(txn, st->dbi[STORE_DB_PARKED], &k, &v, 0);
+                free(copy);
+            }
         }
         if (rc == 0) {
             rc = mdb_del(txn, st->dbi[STORE_DB_OUTBOX], &k, NULL);

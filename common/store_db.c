@@ -273,8 +273,14 @@ int store_db_outbox_add(store_t *st, MDB_txn *txn, const char *peer,
     return rc;
 }
 
-/* Keys of items in dbi whose recipient entry is gone, then delete them. */
-static int sweep_one(store_t *st, MDB_txn *txn, MDB_dbi dbi)
+/*
+ * Keys of items in dbi whose recipient entry is gone, then delete them.
+ * With upto set (a purge), an item is gone iff its id sorts at or before
+ * upto: no mail that old is left, so no lookup per item is needed (the
+ * sweep runs under the writer lock, and a peer that is down for long
+ * leaves a big outbox).
+ */
+static int sweep_one(store_t *st, MDB_txn *txn, MDB_dbi dbi, const char *upto)
 {
     MDB_cursor *cur;
     MDB_val k, v;
@@ -295,6 +301,8 @@ static int sweep_one(store_t *st, MDB_txn *txn, MDB_dbi dbi)
         if (store_rec_outbox_decode(v.mv_data, v.mv_size, &queued, id, &rcpt, &rlen) < 0 ||
             rlen > STORE_ADDR_MAX) {
             gone = 1;                   /* undecodable: nothing could send it */
+        } else if (upto) {
+            gone = memcmp(id, upto, MAILID_ID_LEN) <= 0;
         } else {
             struct store_key rk;
             memcpy(rk.b, id, MAILID_ID_LEN);
@@ -330,10 +338,10 @@ static int sweep_one(store_t *st, MDB_txn *txn, MDB_dbi dbi)
     return rc;
 }
 
-int store_db_outbox_sweep(store_t *st, MDB_txn *txn)
+int store_db_outbox_sweep(store_t *st, MDB_txn *txn, const char *upto_id)
 {
-    int rc = sweep_one(st, txn, st->dbi[STORE_DB_OUTBOX]);
-    return rc ? rc : sweep_one(st, txn, st->dbi[STORE_DB_PARKED]);
+    int rc = sweep_one(st, txn, st->dbi[STORE_DB_OUTBOX], upto_id);
+    return rc ? rc : sweep_one(st, txn, st->dbi[STORE_DB_PARKED], upto_id);
 }
 
 void store_idlist_add(struct store_idlist *l, const void *id)

@@ -63,8 +63,10 @@ int store_db_mail_delete(store_t *st, MDB_txn *txn, const char *id);
 /* Queue (id, rcpt) for peer under the next outbox sequence number. */
 int store_db_outbox_add(store_t *st, MDB_txn *txn, const char *peer,
                         const char *id, const char *rcpt, uint64_t now_ms);
-/* Drop outbox and parked items whose recipient entry no longer exists. */
-int store_db_outbox_sweep(store_t *st, MDB_txn *txn);
+/* Drop outbox and parked items whose recipient entry no longer exists;
+ * upto_id (a purge: no mail at or before it is left) or NULL (look each
+ * entry up). */
+int store_db_outbox_sweep(store_t *st, MDB_txn *txn, const char *upto_id);
 
 /* A growing array of ids (collected before deleting, so no cursor walks
  * over its own deletions). */

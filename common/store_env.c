@@ -15,7 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "xmem.h"
@@ -23,6 +25,8 @@
 #define STORE_RETRY_MAX       64
 #define STORE_DEFAULT_MAP     ((size_t)64 << 20)
 #define STORE_DEFAULT_READERS 126
+/* Below this much free space an EIO from a commit is taken for a full disk. */
+#define STORE_DISK_LOW        ((uint64_t)4 << 20)
 
 /* One queued write: what store_env_write hands to the committer. */
 struct wop {
@@ -49,15 +53,37 @@ int store_env_err(int rc, const char *what)
 {
     if (rc <= 0 && rc >= STORE_ECLOSED)
         return rc;                      /* already a store code */
-    if (rc == MDB_MAP_FULL || rc == ENOSPC || rc == EDQUOT)
+    /* EFBIG: the file may not grow (RLIMIT_FSIZE, file system limits). */
+    if (rc == MDB_MAP_FULL || rc == ENOSPC || rc == EDQUOT || rc == EFBIG)
         return STORE_EFULL;
     log_error("store: %s: %s", what, mdb_strerror(rc));
     return STORE_EIO;
 }
 
+/*
+ * A write transaction failed with rc.  LMDB turns a short write, which is
+ * what a file system that is almost full gives, into EIO; with little space
+ * left that is a full disk (STORE_EFULL, which callers know to expect), not
+ * a broken one.
+ */
+static int write_err(const store_t *st, int rc, const char *what)
+{
+    struct statvfs vfs;
+
+    if (rc == EIO && statvfs(st->path, &vfs) == 0 &&
+        (uint64_t)vfs.f_bavail * vfs.f_frsize < STORE_DISK_LOW) {
+        log_error("store %s: %s: %s, and the disk is (nearly) full", st->path, what,
+                  mdb_strerror(rc));
+        return STORE_EFULL;
+    }
+    return store_env_err(rc, what);
+}
+
 static size_t map_size_now(store_t *st)
 {
     MDB_envinfo info;
+    if (st->env == NULL)
+        return 0;
     mdb_env_info(st->env, &info);
     return info.me_mapsize;
 }
@@ -73,7 +99,9 @@ static int map_grow(store_t *st, size_t seen, size_t limit)
 
     pthread_rwlock_wrlock(&st->maplock);
     size_t cur = map_size_now(st);
-    if (cur == seen) {
+    if (st->env == NULL) {
+        rc = -1;
+    } else if (cur == seen) {
         if (cur >= limit) {
             rc = -1;
         } else {
@@ -118,7 +146,7 @@ static void map_shrink_back(store_t *st)
     if (!over)
         return;
     pthread_rwlock_wrlock(&st->maplock);
-    if (map_size_now(st) > st->map_size_max) {
+    if (st->env != NULL && map_size_now(st) > st->map_size_max) {
         int rc = mdb_env_set_mapsize(st->env, st->map_size_max);
         if (rc != 0)
             log_warn("store %s: cannot set the map back to %zu bytes: %s", st->path,
@@ -139,35 +167,142 @@ static int settle_fn(store_t *st, MDB_txn *txn, void *arg)
     return mdb_put(txn, st->dbi[STORE_DB_META], &k, &v, 0);
 }
 
+static uint64_t last_txnid(store_t *st)
+{
+    MDB_envinfo info = { .me_last_txnid = 0 };
+    pthread_rwlock_rdlock(&st->maplock);
+    if (st->env != NULL)
+        mdb_env_info(st->env, &info);
+    pthread_rwlock_unlock(&st->maplock);
+    return (uint64_t)info.me_last_txnid;
+}
+
 /*
  * An insert found the map full at its limit.  Pages freed by a transaction
  * (a purge) are reusable only from the second transaction after it (LMDB
  * keeps the previous snapshot intact), so one small commit (which may use
  * the reserve) is made before the insert is tried a last time.
+ * Returns 0 if the insert should be retried, -1 if not: when nobody (no
+ * thread, no process) has committed since the last settle, another one
+ * cannot free a page, and a full map must not cost every insert a synced
+ * commit and two remaps (the milter keeps inserting while the map is full).
  */
-static void map_settle(store_t *st)
+static int map_settle(store_t *st)
 {
     struct wop w = { settle_fn, NULL, 1, 1 };
+
+    if (last_txnid(st) == atomic_load(&st->settled_at))
+        return -1;
     if (solo_run(st, &w) != STORE_OK)
         log_warn("store %s: cannot settle the full map", st->path);
+    atomic_store(&st->settled_at, last_txnid(st));
     map_shrink_back(st);
+    return 0;
 }
 
 /* Another process grew the map: adopt its size (LMDB reads it from meta). */
 static void map_adopt(store_t *st)
 {
     pthread_rwlock_wrlock(&st->maplock);
-    int rc = mdb_env_set_mapsize(st->env, 0);
+    int rc = st->env ? mdb_env_set_mapsize(st->env, 0) : 0;
     if (rc != 0)
         log_warn("store %s: adopting the new map size: %s", st->path, mdb_strerror(rc));
     pthread_rwlock_unlock(&st->maplock);
 }
 
-static void readers_clear(store_t *st)
+/* Clear reader slots of dead processes; returns how many. */
+static int readers_clear(store_t *st)
 {
-    int dead = 0;
-    if (mdb_reader_check(st->env, &dead) == 0 && dead > 0)
+    int dead = 0, rc = -1;
+    pthread_rwlock_rdlock(&st->maplock);
+    if (st->env != NULL)
+        rc = mdb_reader_check(st->env, &dead);
+    pthread_rwlock_unlock(&st->maplock);
+    if (rc == 0 && dead > 0)
         log_warn("store %s: cleared %d reader slots of dead processes", st->path, dead);
+    return rc == 0 && dead > 0 ? dead : 0;
+}
+
+/* ---- the environment itself ---- */
+
+/* Create and open st->env with a map of `map` bytes; 0 or an LMDB code. */
+static int env_create(store_t *st, size_t map)
+{
+    MDB_env *env;
+    int rc = mdb_env_create(&env);
+
+    if (rc != 0)
+        return rc;
+    rc = mdb_env_set_maxdbs(env, STORE_DB_COUNT + 1);
+    if (rc == 0)
+        rc = mdb_env_set_mapsize(env, map);
+    if (rc == 0)
+        rc = mdb_env_set_maxreaders(env, st->max_readers);
+    /* MDB_NOTLS: read transactions belong to their txn object, not to the
+     * thread, so any thread may hold one while another thread writes (and a
+     * thread's reader slot is not kept after the thread ends).  Default
+     * sync flags: a commit is on disk when mdb_txn_commit returns. */
+    if (rc == 0)
+        rc = mdb_env_open(env, st->path, MDB_NOTLS, 0600);
+    if (rc != 0) {
+        mdb_env_close(env);
+        return rc;
+    }
+    st->env = env;
+    return 0;
+}
+
+/* Handles of the (existing) sub-databases after a reopen. */
+static int dbis_reopen(store_t *st)
+{
+    MDB_txn *txn = NULL;
+    int rc = mdb_txn_begin(st->env, NULL, 0, &txn);
+
+    for (int i = 0; rc == 0 && i < STORE_DB_COUNT; i++)
+        rc = mdb_dbi_open(txn, db_names[i], 0, &st->dbi[i]);
+    if (rc == 0)
+        return mdb_txn_commit(txn);
+    if (txn)
+        mdb_txn_abort(txn);
+    return rc;
+}
+
+/*
+ * LMDB marks an environment dead when it could not write a meta page (a
+ * disk error): every later transaction fails with MDB_PANIC until the
+ * environment is closed and opened again.  The meta page was not switched,
+ * so the last committed state on disk is intact and reopening is safe.
+ * The exclusive maplock means no transaction of this process is open.
+ * gen is the generation the caller saw fail (another thread may have
+ * reopened since).  Returns 0 if the caller should retry, -1 if not.
+ */
+static int env_reopen(store_t *st, unsigned gen)
+{
+    int rc = 0;
+
+    pthread_rwlock_wrlock(&st->maplock);
+    if (st->env_gen == gen) {
+        size_t map = map_size_now(st);
+        if (st->env != NULL)
+            mdb_env_close(st->env);      /* close first: see open_register */
+        st->env = NULL;
+        st->env_gen++;
+        rc = env_create(st, map ? map : st->map_size_max);
+        if (rc == 0 && (rc = dbis_reopen(st)) != 0) {
+            mdb_env_close(st->env);
+            st->env = NULL;
+        }
+        if (rc != 0) {
+            log_error("store %s: reopening the environment after a fatal error failed: %s",
+                      st->path, mdb_strerror(rc));
+            rc = -1;
+        } else {
+            log_warn("store %s: environment reopened after a fatal LMDB error "
+                     "(a meta page write failed: check the disk)", st->path);
+        }
+    }
+    pthread_rwlock_unlock(&st->maplock);
+    return rc;
 }
 
 int store_env_read(store_t *st, store_txn_fn fn, void *arg)
@@ -177,7 +312,8 @@ int store_env_read(store_t *st, store_txn_fn fn, void *arg)
     for (int attempt = 0; attempt < STORE_RETRY_MAX; attempt++) {
         MDB_txn *txn;
         pthread_rwlock_rdlock(&st->maplock);
-        int rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn);
+        unsigned gen = st->env_gen;
+        int rc = st->env ? mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn) : MDB_PANIC;
         if (rc == 0) {
             rc = fn(st, txn, arg);
             mdb_txn_abort(txn);
@@ -187,6 +323,9 @@ int store_env_read(store_t *st, store_txn_fn fn, void *arg)
         pthread_rwlock_unlock(&st->maplock);
         if (rc == MDB_MAP_RESIZED) {
             map_adopt(st);
+        } else if (rc == MDB_PANIC) {
+            if (env_reopen(st, gen) != 0)
+                return STORE_EIO;
         } else if (rc == MDB_READERS_FULL && !readers_checked) {
             readers_checked = 1;
             readers_clear(st);
@@ -199,38 +338,66 @@ int store_env_read(store_t *st, store_txn_fn fn, void *arg)
 }
 
 
+/* batch_try: an op failed in a flat run; run the batch again, nested.
+ * (Negative and far from every LMDB, errno and STORE_* code.) */
+#define BATCH_REDO_NESTED (-100000)
+
 /*
- * The whole batch in one write transaction, each op in a nested one.
- * Returns 0 (op results set) or the raw code that stopped the batch with
- * nothing committed: MDB_MAP_FULL / MDB_MAP_RESIZED / MDB_TXN_FULL or a
- * begin/commit error.  *seen receives the map size the attempt ran with.
+ * The whole batch in one write transaction.  First flat: every op straight
+ * in the batch's transaction, which is the common case (writes rarely fail)
+ * and saves a nested transaction per op (LMDB allocates ~3 MiB of page lists
+ * for each and merges them on commit: ~15 us of ~25 us per put in a plain
+ * LMDB loop without fsync; end to end the fsync and thread wake-ups weigh
+ * more, so this is headroom for the committer thread, not a speed-up one
+ * can see at low load).  When an op fails in a flat run its partial changes
+ * are in the transaction, so the run is dropped: alone, the op's result is
+ * final; with others, the batch is run again (nested) with each op in a
+ * nested transaction, so one failing write does not undo the others.
+ * Returns 0 (op results set), BATCH_REDO_NESTED, or the raw code that
+ * stopped the batch with nothing committed: MDB_MAP_FULL / MDB_MAP_RESIZED /
+ * MDB_TXN_FULL / MDB_PANIC or a begin/commit error.  *seen and *gen receive
+ * the map size and environment generation the attempt ran with.
  */
-static int batch_try(store_t *st, struct store_gc_op *list, size_t *seen)
+static int batch_try(store_t *st, struct store_gc_op *list, int nested, size_t *seen,
+                     unsigned *gen)
 {
-    MDB_txn *txn, *child;
+    MDB_txn *txn, *child = NULL;
     int rc;
     uint64_t ok = 0;
 
     pthread_rwlock_rdlock(&st->maplock);
     *seen = map_size_now(st);
-    rc = mdb_txn_begin(st->env, NULL, 0, &txn);
+    *gen = st->env_gen;
+    rc = st->env ? mdb_txn_begin(st->env, NULL, 0, &txn) : MDB_PANIC;
     if (rc != 0)
         goto out;
     for (struct store_gc_op *op = list; op; op = op->next) {
         struct wop *w = op->item;
-        rc = mdb_txn_begin(st->env, txn, 0, &child);
-        if (rc != 0) {
-            mdb_txn_abort(txn);
-            goto out;
+        if (nested) {
+            rc = mdb_txn_begin(st->env, txn, 0, &child);
+            if (rc != 0) {
+                mdb_txn_abort(txn);
+                goto out;
+            }
         }
-        int r = w->fn(st, child, w->arg);
-        if (r == 0)
-            r = mdb_txn_commit(child);
-        else
-            mdb_txn_abort(child);
+        int r = w->fn(st, nested ? child : txn, w->arg);
+        if (nested) {
+            if (r == 0)
+                r = mdb_txn_commit(child);
+            else
+                mdb_txn_abort(child);
+        }
         if (r == MDB_MAP_FULL || r == MDB_TXN_FULL) {
             mdb_txn_abort(txn);
             rc = r;
+            goto out;
+        }
+        if (r != 0 && !nested) {
+            mdb_txn_abort(txn);
+            if (list->next == NULL)
+                op->result = r;         /* alone: nothing else to keep */
+            else
+                rc = BATCH_REDO_NESTED;
             goto out;
         }
         op->result = r;
@@ -254,13 +421,15 @@ out:
 static int solo_run(store_t *st, struct wop *w)
 {
     int settled = w->frees;     /* deletions have the reserve instead */
+    int readers_checked = 0;
 
     for (int attempt = 0; attempt < STORE_RETRY_MAX; attempt++) {
         MDB_txn *txn;
         size_t seen;
         pthread_rwlock_rdlock(&st->maplock);
         seen = map_size_now(st);
-        int rc = mdb_txn_begin(st->env, NULL, 0, &txn);
+        unsigned gen = st->env_gen;
+        int rc = st->env ? mdb_txn_begin(st->env, NULL, 0, &txn) : MDB_PANIC;
         if (rc == 0) {
             rc = w->fn(st, txn, w->arg);
             if (rc == 0)
@@ -275,15 +444,23 @@ static int solo_run(store_t *st, struct wop *w)
         pthread_rwlock_unlock(&st->maplock);
         if (rc == MDB_MAP_RESIZED) {
             map_adopt(st);
+        } else if (rc == MDB_PANIC) {
+            if (env_reopen(st, gen) != 0)
+                return STORE_EIO;
         } else if (rc == MDB_MAP_FULL) {
+            /* A process that died inside a read transaction pins every page
+             * freed since: clear it before growing or giving up. */
+            if (!readers_checked++ && readers_clear(st) > 0)
+                continue;
             if (map_grow(st, seen, map_limit(st, w->frees)) == 0)
                 continue;
             if (settled)
                 return STORE_EFULL;
             settled = 1;
-            map_settle(st);
+            if (map_settle(st) != 0)
+                return STORE_EFULL;
         } else {
-            return store_env_err(rc, "write");
+            return write_err(st, rc, "write");
         }
     }
     log_error("store %s: write gave up after %d retries", st->path, STORE_RETRY_MAX);
@@ -294,18 +471,27 @@ static int solo_run(store_t *st, struct wop *w)
 static void batch_run(void *ctx, struct store_gc_op *list)
 {
     store_t *st = ctx;
-    int rc = 0, frees = 1;
+    int rc = 0, frees = 1, nested = 0, readers_checked = 0;
 
     for (struct store_gc_op *op = list; op; op = op->next)
         frees &= ((struct wop *)op->item)->frees;
 
     for (int attempt = 0; attempt < STORE_RETRY_MAX; attempt++) {
         size_t seen;
-        rc = batch_try(st, list, &seen);
+        unsigned gen;
+        rc = batch_try(st, list, nested, &seen, &gen);
+        if (rc == MDB_PANIC && env_reopen(st, gen) == 0)
+            continue;
+        if (rc == BATCH_REDO_NESTED) {
+            nested = 1;
+            continue;
+        }
         if (rc == MDB_MAP_RESIZED) {
             map_adopt(st);
             continue;
         }
+        if (rc == MDB_MAP_FULL && !readers_checked++ && readers_clear(st) > 0)
+            continue;                   /* see solo_run */
         if (rc == MDB_MAP_FULL && map_grow(st, seen, map_limit(st, frees)) == 0)
             continue;
         break;
@@ -324,7 +510,7 @@ static void batch_run(void *ctx, struct store_gc_op *list)
             op->result = solo_run(st, op->item);
         return;
     }
-    int err = store_env_err(rc, "write batch");
+    int err = write_err(st, rc, "write batch");
     for (struct store_gc_op *op = list; op; op = op->next)
         op->result = err;
 }
@@ -355,6 +541,56 @@ int store_env_write_free(store_t *st, store_txn_fn fn, void *arg)
 }
 
 /* ---- open / close ---- */
+
+/*
+ * Environments open in this process, by directory (device, inode).  LMDB
+ * must not open one environment twice in a process: closing either handle
+ * drops the process's fcntl locks on lock.mdb, and the next process to open
+ * it then takes itself for the only user and resets the lock table (reader
+ * slots and writer mutex) under the feet of the other processes.
+ */
+static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
+static store_t *open_list;
+
+/* Register st under its directory; -1 if that one is open already. */
+static int open_register(store_t *st)
+{
+    struct stat sb;
+    int rc = 0;
+
+    if (stat(st->path, &sb) != 0)
+        return 0;                       /* mdb_env_open will say why */
+    pthread_mutex_lock(&open_lock);
+    /* Handles inherited over fork() belong to the parent: a child may open
+     * the path for itself (its close does not touch the parent's locks). */
+    for (store_t *o = open_list; o; o = o->open_next)
+        if (o->dev == sb.st_dev && o->ino == sb.st_ino && o->pid == getpid())
+            rc = -1;
+    if (rc == 0) {
+        st->pid = getpid();
+        st->dev = sb.st_dev;
+        st->ino = sb.st_ino;
+        st->registered = 1;
+        st->open_next = open_list;
+        open_list = st;
+    }
+    pthread_mutex_unlock(&open_lock);
+    return rc;
+}
+
+static void open_unregister(store_t *st)
+{
+    if (!st->registered)
+        return;
+    pthread_mutex_lock(&open_lock);
+    for (store_t **p = &open_list; *p; p = &(*p)->open_next)
+        if (*p == st) {
+            *p = st->open_next;
+            break;
+        }
+    pthread_mutex_unlock(&open_lock);
+    st->registered = 0;
+}
 
 struct open_ctx {
     char  *err;
@@ -432,10 +668,18 @@ int store_env_open(const struct store_opts *opts, store_t **out, char *err, size
     }
     st = xcalloc(1, sizeof(*st));
     st->path = xstrdup(opts->path);
+    if (open_register(st) != 0) {
+        snprintf(err, errlen, "store %s: already open in this process (LMDB forbids a "
+                 "second handle; share the first)", st->path);
+        free(st->path);
+        free(st);
+        return STORE_EINVAL;
+    }
     size_t map = opts->map_size ? opts->map_size : STORE_DEFAULT_MAP;
     st->map_size_max = opts->map_size_max > map ? opts->map_size_max : map;
     atomic_init(&st->commits, 0);
     atomic_init(&st->writes, 0);
+    atomic_init(&st->settled_at, 0);
 
     /* Prefer writers: a grower must not starve behind a stream of readers.
      * No thread ever takes the lock shared twice, so this cannot deadlock. */
@@ -445,20 +689,8 @@ int store_env_open(const struct store_opts *opts, store_t **out, char *err, size
     pthread_rwlock_init(&st->maplock, &ra);
     pthread_rwlockattr_destroy(&ra);
 
-    rc = mdb_env_create(&st->env);
-    if (rc == 0)
-        rc = mdb_env_set_maxdbs(st->env, STORE_DB_COUNT + 1);
-    if (rc == 0)
-        rc = mdb_env_set_mapsize(st->env, map);
-    if (rc == 0)
-        rc = mdb_env_set_maxreaders(st->env, opts->max_readers ? opts->max_readers
-                                                               : STORE_DEFAULT_READERS);
-    /* MDB_NOTLS: read transactions belong to their txn object, not to the
-     * thread, so any thread may hold one while another thread writes (and a
-     * thread's reader slot is not kept after the thread ends).  Default
-     * sync flags: a commit is on disk when mdb_txn_commit returns. */
-    if (rc == 0)
-        rc = mdb_env_open(st->env, st->path, MDB_NOTLS, 0600);
+    st->max_readers = opts->max_readers ? opts->max_readers : STORE_DEFAULT_READERS;
+    rc = env_create(st, map);
     if (rc != 0) {
         snprintf(err, errlen, "store %s: cannot open: %s", st->path, mdb_strerror(rc));
         store_env_close(st);
@@ -500,6 +732,7 @@ void store_env_close(store_t *st)
     st->gc = store_gc_stop(st->gc);
     if (st->env)
         mdb_env_close(st->env);
+    open_unregister(st);
     pthread_rwlock_destroy(&st->maplock);
     free(st->path);
     free(st);

@@ -6,14 +6,17 @@
  *
  * store_env_read(st, fn, arg) runs fn in a read-only transaction.
  * store_env_write(st, fn, arg) runs fn in a write transaction and returns
- * only once it is committed and synced; with group commit, fn runs in a
- * nested transaction inside the committer's batch.  fn may be run more than
+ * only once it is committed and synced; with group commit, fn runs inside
+ * the committer's batch transaction (in a nested one if the batch is redone
+ * after another write in it failed).  fn may be run more than
  * once (after the map grew or was resized by another process), so it must
  * clear any output of an earlier attempt before writing new output.
  *
  * fn returns 0, a STORE_E* code (its change is then discarded), or a raw
  * LMDB/errno code, which the runner maps: MDB_MAP_FULL grows the map (up to
- * map_size_max, then STORE_EFULL), ENOSPC is STORE_EFULL, anything else is
+ * map_size_max, then STORE_EFULL), ENOSPC, EDQUOT and EFBIG (and an EIO from
+ * a commit while the disk is nearly full: LMDB reports short writes so) are
+ * STORE_EFULL, anything else is
  * logged and becomes STORE_EIO.
  *
  * Locking: every transaction of this handle holds st->maplock shared;
@@ -24,6 +27,7 @@
 #include <lmdb.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/types.h>
 
 #include "store.h"
 #include "store_gc.h"
@@ -44,13 +48,21 @@ enum store_db {
 };
 
 struct store {
-    MDB_env             *env;
+    MDB_env             *env;            /* NULL only if a reopen failed */
+    unsigned             env_gen;         /* bumped by each reopen (maplock) */
+    unsigned             max_readers;
     MDB_dbi              dbi[STORE_DB_COUNT];
     pthread_rwlock_t     maplock;
     size_t               map_size_max;
     struct store_gc     *gc;             /* NULL without group commit */
     atomic_uint_fast64_t commits, writes;
+    atomic_uint_fast64_t settled_at;     /* last txn id after our last settle */
     char                *path;
+    dev_t                dev;             /* of the directory: open_register */
+    ino_t                ino;
+    pid_t                pid;             /* the process that opened it */
+    int                  registered;
+    struct store        *open_next;
 };
 
 typedef int (*store_txn_fn)(store_t *st, MDB_txn *txn, void *arg);

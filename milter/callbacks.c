@@ -46,10 +46,18 @@ struct ms_conn {
 static pthread_mutex_t cb_conf_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct conf *cb_conf;
 
-static int cb_active;            /* connections with a struct ms_conn */
+static int cb_busy;              /* end-of-data callbacks running now */
 
+/*
+ * The store handle: read-locked (cb_store_rw) by every writer of records,
+ * write-locked by callbacks_close_store(), so the store is never closed
+ * under a write.  Opening (at start, or retried at end-of-data) is
+ * serialised by cb_store_lock; the pointer itself is read atomically.
+ */
+static pthread_rwlock_t cb_store_rw = PTHREAD_RWLOCK_INITIALIZER;
 static pthread_mutex_t cb_store_lock = PTHREAD_MUTEX_INITIALIZER;
 static store_t *cb_store;
+static int cb_store_closing;
 static time_t cb_store_next_try;
 
 /* ---- configuration and store holders ---- */
@@ -91,9 +99,11 @@ static int cb_store_open_locked(void)
     o.map_size = c->store_map_size;
     o.map_size_max = c->store_map_size_max;
     o.group_commit = 1;
-    rc = store_open(&o, &cb_store, err, sizeof(err));
-    if (rc != STORE_OK) {
-        cb_store = NULL;
+    store_t *st = NULL;
+    rc = store_open(&o, &st, err, sizeof(err));
+    if (rc == STORE_OK) {
+        __atomic_store_n(&cb_store, st, __ATOMIC_RELEASE);
+    } else {
         cb_store_next_try = time(NULL) + CALLBACKS_STORE_RETRY;
         log_error("cannot open the mail log %s: %s (mail passes untagged; retrying in %ds)",
                   o.path, err[0] ? err : store_strerror(rc), CALLBACKS_STORE_RETRY);
@@ -113,28 +123,39 @@ int callbacks_open_store(void)
     return rc;
 }
 
-static store_t *cb_store_get(void)
+/* Write the records; STORE_ECLOSED when there is no open store. */
+static int cb_store_put(const struct decide_out *out)
 {
     store_t *st;
+    int rc = STORE_ECLOSED;
 
-    pthread_mutex_lock(&cb_store_lock);
-    if (cb_store == NULL && time(NULL) >= cb_store_next_try)
-        (void)cb_store_open_locked();
-    st = cb_store;
-    pthread_mutex_unlock(&cb_store_lock);
-    return st;
+    pthread_rwlock_rdlock(&cb_store_rw);
+    if ((st = __atomic_load_n(&cb_store, __ATOMIC_ACQUIRE)) == NULL && !cb_store_closing) {
+        pthread_mutex_lock(&cb_store_lock);
+        if (cb_store == NULL && time(NULL) >= cb_store_next_try)
+            (void)cb_store_open_locked();
+        pthread_mutex_unlock(&cb_store_lock);
+        st = __atomic_load_n(&cb_store, __ATOMIC_ACQUIRE);
+    }
+    if (st != NULL)
+        rc = store_put_sent(st, &out->mail, out->rcpts, out->n_rcpts);
+    pthread_rwlock_unlock(&cb_store_rw);
+    return rc;
 }
 
 void callbacks_close_store(void)
 {
+    pthread_rwlock_wrlock(&cb_store_rw);
+    cb_store_closing = 1;
     pthread_mutex_lock(&cb_store_lock);
     cb_store = store_close(cb_store);
     pthread_mutex_unlock(&cb_store_lock);
+    pthread_rwlock_unlock(&cb_store_rw);
 }
 
-int callbacks_active(void)
+int callbacks_busy(void)
 {
-    return __atomic_load_n(&cb_active, __ATOMIC_SEQ_CST);
+    return __atomic_load_n(&cb_busy, __ATOMIC_SEQ_CST);
 }
 
 /* ---- per-connection state ---- */
@@ -182,7 +203,6 @@ static struct ms_conn *conn_get(SMFICTX *ctx)
         mc = xcalloc(1, sizeof(*mc));
         mc->conf = callbacks_get_conf();
         smfi_setpriv(ctx, mc);
-        __atomic_add_fetch(&cb_active, 1, __ATOMIC_SEQ_CST);
     }
     return mc;
 }
@@ -318,8 +338,8 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
     struct decide_out out;
     sfsistat ret = SMFIS_CONTINUE;
     int trouble = 0, rc;
-    store_t *st;
 
+    __atomic_add_fetch(&cb_busy, 1, __ATOMIC_SEQ_CST);
     cb_set_queue_id(ctx, mc);
     log_context("milter %s", mc->queue_id ? mc->queue_id : "NOQUEUE");
     if (c == NULL) {
@@ -362,13 +382,10 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
 
     /* The records are durable before the reply (and before the headers go in). */
     if (!trouble && out.n_rcpts > 0) {
-        if ((st = cb_store_get()) == NULL)
-            rc = STORE_ECLOSED;
-        else
-            rc = store_put_sent(st, &out.mail, out.rcpts, out.n_rcpts);
+        rc = cb_store_put(&out);
         if (rc != STORE_OK) {
-            ret = cb_trouble(mc, "mail log write failed", st ? store_strerror(rc)
-                                                            : "mail log not open");
+            ret = cb_trouble(mc, "mail log write failed", rc == STORE_ECLOSED
+                                 ? "mail log not open" : store_strerror(rc));
             trouble = 1;
             if (ret != SMFIS_CONTINUE)
                 goto clear;
@@ -405,6 +422,7 @@ clear:
 done:
     msg_reset(mc);
     log_context(NULL);
+    __atomic_sub_fetch(&cb_busy, 1, __ATOMIC_SEQ_CST);
     return ret;
 }
 
@@ -430,7 +448,6 @@ static sfsistat mlfi_close(SMFICTX *ctx)
             mc->conf = conf_unref(mc->conf);
         free(mc);
         smfi_setpriv(ctx, NULL);
-        __atomic_sub_fetch(&cb_active, 1, __ATOMIC_SEQ_CST);
     }
     return SMFIS_CONTINUE;
 }

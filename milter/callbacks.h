@@ -32,9 +32,10 @@ struct conf *callbacks_get_conf(void);      /* a new reference; conf_unref it */
 
 /* 0 ok, -1 failed (logged; retried later). */
 int callbacks_open_store(void);
+/* Waits for record writes in progress; later ones find no store (untagged). */
 void callbacks_close_store(void);
 
-/* Connections currently open (between negotiation and close). */
-int callbacks_active(void);
+/* End-of-data callbacks running right now (shutdown waits for them). */
+int callbacks_busy(void);
 
 #endif

@@ -45,7 +45,7 @@
 #include "paths.h"
 #include "xmem.h"
 
-/* How long SIGTERM waits for open MTA connections to finish. */
+/* How long SIGTERM waits for end-of-data callbacks in progress. */
 #define STOP_WAIT_MS 10000
 
 static volatile sig_atomic_t got_hup, got_term;
@@ -369,13 +369,17 @@ int main(int argc, char **argv)
         smfi_stop();
         pthread_join(lt, NULL);
     }
-    /* Let connections in flight finish their message (bounded). */
-    for (int i = 0; i < STOP_WAIT_MS / 50 && callbacks_active() > 0; i++)
+    /*
+     * Let end-of-data callbacks in progress finish (bounded).  Connections
+     * idle between commands are not waited for: once stopped, Debian's
+     * libmilter (worker pool) no longer reads them, and the MTA treats the
+     * closed connection per milter_default_action.
+     */
+    for (int i = 0; i < STOP_WAIT_MS / 50 && callbacks_busy() > 0; i++)
         usleep(50 * 1000);
-    if (callbacks_active() == 0)
-        callbacks_close_store();
-    else
-        log_warn("%d connection(s) still open at exit", callbacks_active());
+    if (callbacks_busy() > 0)
+        log_warn("%d end-of-data callback(s) still running at exit", callbacks_busy());
+    callbacks_close_store();
     if (sock_path)
         (void)unlink(sock_path);
     if (conf->milter_pid_file && conf->milter_pid_file[0])

@@ -13,6 +13,7 @@
 #include <sodium.h>
 
 #include "addr.h"
+#include "jw.h"
 #include "log.h"
 #include "mailid.h"
 #include "metrics.h"
@@ -38,6 +39,15 @@ void api_json(struct api_resp *resp, unsigned status, json_t *body)
     resp->status = status;
     resp->body = text;
     resp->body_len = strlen(text);
+    resp->content_type = api_ct_json;
+}
+
+/* A JSON text written with jw (the hot paths). */
+static void api_jw(struct api_resp *resp, unsigned status, struct jw *w)
+{
+    free(resp->body);
+    resp->status = status;
+    resp->body = jw_finish(w, &resp->body_len);
     resp->content_type = api_ct_json;
 }
 
@@ -298,11 +308,20 @@ static void api_reads(const struct api_ctx *ctx, const struct api_req *req,
     metrics_recorded(rd.deleted ? METRICS_DELETED_UNREAD : METRICS_READ);
     if (forward_to != NULL)
         peer_kick(forward_to);          /* wake the forwarder for that peer */
-    o = json_pack("{s:b, s:s, s:s, s:o}", "recorded", 1, "mail_id", rd.value,
-                  "event", rd.deleted ? "deleted_unread" : "read",
-                  "recipient", render_rcpt(&after));
+    struct jw w;
+    jw_init(&w, 512);
+    jw_obj_open(&w);
+    jw_key(&w, "recorded");
+    jw_bool(&w, 1);
+    jw_key(&w, "mail_id");
+    jw_str(&w, rd.value);
+    jw_key(&w, "event");
+    jw_str(&w, rd.deleted ? "deleted_unread" : "read");
+    jw_key(&w, "recipient");
+    render_rcpt(&w, &after);
+    jw_obj_close(&w);
     store_rcpt_clear(&after);
-    api_json(resp, 200, o);
+    api_jw(resp, 200, &w);
 }
 
 /* ---- GET /v1/mails/{id} --------------------------------------------------- */
@@ -352,8 +371,11 @@ static void api_mail(const struct api_ctx *ctx, const struct api_req *req,
             return;
         }
     }
-    api_json(resp, 200, render_mail(ctx->conf, rec));
+    struct jw w;
+    jw_init(&w, 512 + 256 * rec->n_rcpts);
+    render_mail(&w, ctx->conf, rec);
     store_mail_rec_free(rec);
+    api_jw(resp, 200, &w);
 }
 
 /* ---- GET /v1/mails?... ----------------------------------------------------- */
@@ -424,7 +446,7 @@ static void api_mails(const struct api_ctx *ctx, const struct api_req *req,
     struct api_list_q lq;
     struct store_list list;
     unsigned seen = 0;
-    json_t *o, *arr;
+    struct jw w;
     int rc;
 
     memset(&lq, 0, sizeof lq);
@@ -456,15 +478,18 @@ static void api_mails(const struct api_ctx *ctx, const struct api_req *req,
         api_store_error(resp, rc);
         return;
     }
-    arr = json_array();
+    jw_init(&w, 1024);
+    jw_obj_open(&w);
+    jw_key(&w, "mails");
+    jw_arr_open(&w);
     for (size_t i = 0; i < list.n_mails; i++)
-        json_array_append_new(arr, render_mail(ctx->conf, &list.mails[i]));
-    o = json_object();
-    json_object_set_new(o, "mails", arr);
-    json_object_set_new(o, "next_cursor", list.next_cursor[0] != '\0'
-                        ? json_string(list.next_cursor) : json_null());
+        render_mail(&w, ctx->conf, &list.mails[i]);
+    jw_arr_close(&w);
+    jw_key(&w, "next_cursor");
+    jw_str(&w, list.next_cursor[0] != '\0' ? list.next_cursor : NULL);
+    jw_obj_close(&w);
     store_list_clear(&list);
-    api_json(resp, 200, o);
+    api_jw(resp, 200, &w);
 }
 
 /* ---- monitoring ------------------------------------------------------------ */

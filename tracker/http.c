@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -33,10 +34,12 @@
 struct http {
     struct MHD_Daemon *mhd;
     work_t            *work;
-    struct api_ctx     ctx;
+    struct api_ctx     ctx;          /* ctx.conf: the current config (one ref) */
+    pthread_mutex_t    conf_lock;    /* guards ctx.conf between swap and ref */
     struct http_opts   opts;
     unsigned           port;
     _Atomic long       in_flight;
+    _Atomic int        draining;     /* after http_quiesce: close after each answer */
 };
 
 enum http_state {
@@ -60,6 +63,7 @@ struct http_req {
     struct api_arg        args[HTTP_MAX_ARGS];
     size_t                n_args;
     int                   too_many_args;
+    struct api_ctx        ctx;          /* config snapshot (own ref) + store */
     struct api_req        areq;
     struct api_resp       resp;         /* set when an answer is decided */
     unsigned              code;         /* status sent (metrics) */
@@ -94,6 +98,11 @@ static void *http_uri_cb(void *cls, const char *uri, struct MHD_Connection *conn
 
     r->h = cls;
     r->conn = conn;
+    /* The config this request sees from start to end, even across a reload. */
+    pthread_mutex_lock(&r->h->conf_lock);
+    r->ctx.conf = conf_ref(r->h->ctx.conf);
+    pthread_mutex_unlock(&r->h->conf_lock);
+    r->ctx.store = r->h->ctx.store;
     r->start_us = http_now_us();
     r->uri_len = uri ? strlen(uri) : 0;
     return r;
@@ -118,6 +127,7 @@ static void http_completed(void *cls, struct MHD_Connection *conn, void **con_cl
         metrics_in_flight(-1);
     }
     api_resp_clear(&r->resp);
+    conf_unref(r->ctx.conf);
     free(r->body);
     free(r);
     *con_cls = NULL;
@@ -149,6 +159,9 @@ static enum MHD_Result http_queue(struct http_req *r, struct MHD_Connection *con
         MHD_add_response_header(mr, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
                                 "Bearer realm=\"mailstate\"");
     MHD_add_response_header(mr, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    /* Shutting down: keep-alive clients must not keep the drain waiting. */
+    if (atomic_load_explicit(&r->h->draining, memory_order_relaxed))
+        MHD_add_response_header(mr, MHD_HTTP_HEADER_CONNECTION, "close");
     ret = MHD_queue_response(conn, r->resp.status, mr);
     MHD_destroy_response(mr);
     r->code = r->resp.status;
@@ -229,7 +242,7 @@ static enum MHD_Result http_begin(http_t *h, struct http_req *r,
         }
     }
 
-    rc = auth_check(h->ctx.conf,
+    rc = auth_check(r->ctx.conf,
                     MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                 MHD_HTTP_HEADER_AUTHORIZATION),
                     auth_route_scopes(r->route), &r->areq.token);
@@ -281,7 +294,7 @@ static void http_job(void *arg)
 {
     struct http_req *r = arg;
 
-    api_handle(&r->h->ctx, &r->areq, &r->resp);
+    api_handle(&r->ctx, &r->areq, &r->resp);
     r->state = HTTP_READY;
     /* MHD's resume takes its cleanup mutex: r's fields are visible after it. */
     MHD_resume_connection(r->conn);
@@ -329,7 +342,7 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn,
             work_submit(h->work, http_job, r);
             return MHD_YES;
         }
-        api_handle(&h->ctx, &r->areq, &r->resp);
+        api_handle(&r->ctx, &r->areq, &r->resp);
         return http_queue(r, conn);
 
     case HTTP_READY:
@@ -423,6 +436,8 @@ int http_start(const struct http_opts *opts, const struct api_ctx *ctx,
     }
     h = xcalloc(1, sizeof *h);
     h->ctx = *ctx;
+    h->ctx.conf = conf_ref(ctx->conf);
+    pthread_mutex_init(&h->conf_lock, NULL);
     h->opts = *opts;
     h->opts.listen = NULL;      /* not kept */
     if (h->opts.writers == 0)
@@ -448,7 +463,6 @@ int http_start(const struct http_opts *opts, const struct api_ctx *ctx,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)opts->max_connections,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)opts->idle_timeout,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)HTTP_BACKLOG,
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1,
         MHD_OPTION_URI_LOG_CALLBACK, http_uri_cb, h,
         MHD_OPTION_NOTIFY_COMPLETED, http_completed, h,
         MHD_OPTION_END);
@@ -456,6 +470,8 @@ int http_start(const struct http_opts *opts, const struct api_ctx *ctx,
         snprintf(err, errlen, "cannot listen on %s (in use, or not an address of this host)",
                  opts->listen);
         h->work = work_stop(h->work);
+        conf_unref(h->ctx.conf);
+        pthread_mutex_destroy(&h->conf_lock);
         free(h);
         return -1;
     }
@@ -465,6 +481,17 @@ int http_start(const struct http_opts *opts, const struct api_ctx *ctx,
     return 0;
 }
 
+void http_set_conf(http_t *h, struct conf *c)
+{
+    struct conf *old;
+
+    pthread_mutex_lock(&h->conf_lock);
+    old = h->ctx.conf;
+    h->ctx.conf = c;
+    pthread_mutex_unlock(&h->conf_lock);
+    conf_unref(old);            /* freed when its last request ends */
+}
+
 unsigned http_port(const http_t *h)
 {
     return h->port;
@@ -472,8 +499,10 @@ unsigned http_port(const http_t *h)
 
 void http_quiesce(http_t *h)
 {
-    MHD_socket fd = MHD_quiesce_daemon(h->mhd);
+    MHD_socket fd;
 
+    atomic_store(&h->draining, 1);
+    fd = MHD_quiesce_daemon(h->mhd);
     if (fd != MHD_INVALID_SOCKET)
         close(fd);
 }
@@ -499,6 +528,8 @@ http_t *http_stop(http_t *h)
     h->work = work_stop(h->work);
     http_drain(h, 2000);
     MHD_stop_daemon(h->mhd);
+    conf_unref(h->ctx.conf);
+    pthread_mutex_destroy(&h->conf_lock);
     free(h);
     return NULL;
 }

@@ -10,17 +10,15 @@
  * a numeric offset; returns 0 or -1 (syntax, out-of-range field, or a time
  * before 1970).  Leap seconds (":60") are refused.
  *
- * render_rcpt() and render_mail() build new jansson objects (caller owns
- * one reference).  A recipient carries first_read/last_read/read_count only
+ * render_rcpt() and render_mail() write a JSON object to w (jw.h).  A recipient carries first_read/last_read/read_count only
  * once it has been read, via when known.  The mail's "mail_id" is ID.TAG,
  * the tag computed with the system key, so it equals the X-Mail-Id header.
  */
 #include <stddef.h>
 #include <stdint.h>
 
-#include <jansson.h>
-
 #include "conf.h"
+#include "jw.h"
 #include "store.h"
 
 #define RENDER_TIME_LEN 24   /* "YYYY-MM-DDTHH:MM:SS.mmmZ" */
@@ -28,7 +26,7 @@
 void render_time(uint64_t ms, char buf[RENDER_TIME_LEN + 1]);
 int render_parse_time(const char *s, uint64_t *ms);
 
-json_t *render_rcpt(const struct store_rcpt *r);
-json_t *render_mail(const struct conf *conf, const struct store_mail_rec *rec);
+void render_rcpt(struct jw *w, const struct store_rcpt *r);
+void render_mail(struct jw *w, const struct conf *conf, const struct store_mail_rec *rec);
 
 #endif

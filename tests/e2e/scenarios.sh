@@ -122,6 +122,28 @@ sc_peer() {
         grep -q "^rcpt dave@a.example mx1 sent$" <<<"$(sc_show "$v")"
 }
 
+# SMTP AUTH from an untrusted address: the MTA hands {auth_authen} to the
+# milter, so the internal sender counts as in-system (adapters with mta_auth).
+sc_auth() {
+    local f
+    declare -F mta_auth >/dev/null || return 0
+    mta_auth alice@a.example s3cret || { t_fail "auth: setup"; return; }
+    mta_send alice@a.example bob@a.example -- "${SC_UNTRUSTED[@]}" \
+        --auth PLAIN --auth-user alice@a.example --auth-password s3cret \
+        --header "Subject: sc-auth" || { t_fail "auth: send"; return; }
+    f=$(sc_wait bob sc-auth) || { t_fail "auth: delivered"; return; }
+    t_check "authenticated from an untrusted address: tagged" \
+        [ "$(sc_count "$f" X-Mail-Id)" = 1 ]
+    # bad input: wrong password -> AUTH refused, nothing sent
+    if mta_send alice@a.example bob@a.example -- "${SC_UNTRUSTED[@]}" \
+        --auth PLAIN --auth-user alice@a.example --auth-password wrong \
+        --header "Subject: sc-auth-bad" >/dev/null 2>&1; then
+        t_fail "auth: a wrong password was accepted"
+    else
+        t_ok "auth: a wrong password is refused"
+    fi
+}
+
 # Local submission through the MTA's sendmail command (Postfix non_smtpd_milters).
 sc_submit() {
     local f
@@ -161,6 +183,7 @@ scenarios_run() {
     sc_forged
     sc_mixed
     sc_peer
+    sc_auth
     sc_submit
     sc_milter_down
     mta_stop

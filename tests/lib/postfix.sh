@@ -15,6 +15,8 @@
 #   mta_log                the MTA's log file
 #   mta_stop               stop and wait until every process has exited
 #   mta_conf KEY=VALUE...  change main.cf and reload (Postfix only)
+#   mta_auth USER PASSWORD   enable SMTP AUTH (PLAIN/LOGIN, no TLS) for one
+#       user through a private Dovecot auth service (Postfix only)
 
 MTA_DIR=
 MTA_PORT=
@@ -150,4 +152,46 @@ mta_stop() {
     for p in $master $kids; do
         t_wait t_pid_gone "$p" || kill -KILL "$p" 2>/dev/null || true
     done
+}
+
+mta_auth() {
+    local user=$1 pass=$2 d=$MTA_DIR/dovecot
+    command -v dovecot >/dev/null || { t_log "dovecot not installed"; return 1; }
+    mkdir -p "$d/run" "$d/state"
+    printf '%s:{PLAIN}%s\n' "$user" "$pass" > "$d/passwd"
+    cat > "$d/dovecot.conf" <<CONF
+base_dir = $d/run
+state_dir = $d/state
+log_path = $d/log
+protocols = none
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+passdb {
+  driver = passwd-file
+  args = scheme=PLAIN $d/passwd
+}
+userdb {
+  driver = static
+  args = uid=nobody gid=nogroup home=/nonexistent
+}
+service auth {
+  unix_listener $d/auth {
+    mode = 0666
+  }
+}
+CONF
+    dovecot -c "$d/dovecot.conf" || return 1
+    t_defer "_pf_dovecot_stop $d"
+    t_wait test -S "$d/auth" || return 1
+    mta_conf "smtpd_sasl_auth_enable = yes" "smtpd_sasl_type = dovecot" \
+             "smtpd_sasl_path = $d/auth" "smtpd_sasl_security_options = noanonymous" \
+             "smtpd_relay_restrictions = permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination"
+}
+
+_pf_dovecot_stop() {
+    local pid
+    pid=$(cat "$1/run/master.pid" 2>/dev/null) || return 0
+    kill -TERM "$pid" 2>/dev/null
+    t_wait t_pid_gone "$pid"
 }

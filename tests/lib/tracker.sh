@@ -79,7 +79,12 @@ tracker_start() {
     port=${listen##*:}
     "$TRACKER_BIN" -f -c "$conf" >> "$T/tracker.log" 2>&1 &
     TRACKER_PID=$!
-    t_defer "kill -9 $TRACKER_PID"
+    # Kill at exit only a tracker still running (its PID is cleared once it
+    # is stopped, so a reused PID is never hit); registered once.
+    if [ -z "${_TRACKER_DEFERRED:-}" ]; then
+        t_defer tracker_kill
+        _TRACKER_DEFERRED=1
+    fi
     if [ "$port" = 0 ]; then
         t_wait grep -q "(port [0-9]*)" "$T/tracker.log" || return 1
         port=$(grep -o "(port [0-9]*)" "$T/tracker.log" | tail -1 | tr -dc 0-9)

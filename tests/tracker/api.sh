@@ -23,7 +23,21 @@ MX=$("$SEED_BIN" -d "$T/other" -k "$T/system.key" -r bob@a.example) || t_fail "s
 # Three more mails from alice for paging.
 seed -s alice@a.example -r bob@a.example -m 3 > "$T/more" || t_fail "seed more"
 
+# -n: the config is checked, nothing starts.
+out=$("$TRACKER_BIN" -n -c "$T/ms.conf" 2>&1) && t_ok "-n accepts the test config" || t_fail "-n: $out"
+sed 's/^listen = .*/listen = 127.0.0.1:http/' "$T/ms.conf" > "$T/bad.conf"
+out=$("$TRACKER_BIN" -n -c "$T/bad.conf" 2>&1)
+[ $? -ne 0 ] && grep -q "bad.conf" <<<"$out" && t_ok "-n refuses a bad listen address, naming the file" ||
+    t_fail "-n on a bad listen: $out"
+out=$("$TRACKER_BIN" -n -c "$T/missing.conf" 2>&1)
+[ $? -ne 0 ] && t_ok "-n on a missing file given with -c fails" || t_fail "-n missing: $out"
+
 tracker_start "$T/ms.conf" || { t_fail "tracker starts"; t_summary; exit 1; }
+# A second daemon on the same address must not share the port (no SO_REUSEPORT).
+timeout 20 "$TRACKER_BIN" -f -c "$T/ms.conf" > "$T/second.log" 2>&1
+rc=$?
+[ $rc = 1 ] && grep -q "cannot listen" "$T/second.log" &&
+    t_ok "a second tracker on the same port exits 1" || t_fail "second tracker: rc $rc $(cat "$T/second.log")"
 
 # --- monitoring, no token -------------------------------------------------
 call GET /healthz ""

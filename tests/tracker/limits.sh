@@ -102,5 +102,32 @@ sent=$(awk '{ print $2 }' "$T/endless")
     t_fail "endless body: $(cat "$T/endless")"
 call GET /healthz ""
 expect "serving after the endless body" 200
-tracker_stop && t_ok "clean stop" || t_fail "stop status"
+
+# SIGTERM while a keep-alive client keeps asking: its next answer says
+# "Connection: close", so it cannot hold the shutdown up.
+/usr/bin/python3 - "$PORT" "$T/ka.count" > "$T/ka.out" <<'PY' &
+import http.client, sys
+conn = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=30)
+n = 0
+try:
+    while True:
+        conn.request("GET", "/healthz")
+        r = conn.getresponse()
+        r.read()
+        n += 1
+        if n % 20 == 0:
+            open(sys.argv[2], "w").write(str(n))
+        if (r.getheader("Connection") or "").lower() == "close":
+            print("saw-close after", n)
+            break
+except Exception as e:
+    print("error", type(e).__name__, "after", n)
+PY
+kpid=$!
+ka_busy() { [ -s "$T/ka.count" ] && [ "$(cat "$T/ka.count")" -ge 100 ]; }
+t_wait ka_busy || t_fail "keep-alive client does not get answers"
+tracker_stop && t_ok "clean stop with a busy keep-alive client" || t_fail "stop status"
+wait $kpid
+grep -q "saw-close" "$T/ka.out" && t_ok "the keep-alive client was told Connection: close" ||
+    t_fail "keep-alive client: $(cat "$T/ka.out")"
 t_summary

@@ -19,6 +19,7 @@
 #include "api.h"
 #include "auth.h"
 #include "conf.h"
+#include "jw.h"
 #include "mailid.h"
 #include "render.h"
 #include "route.h"
@@ -116,6 +117,66 @@ static void test_render_time(void **state)
     assert_string_equal(buf, "2026-11-28T10:00:00.123Z");
     render_time(0, buf);
     assert_string_equal(buf, "1970-01-01T00:00:00.000Z");
+    /* Formatting and parsing agree across leap years and month ends. */
+    for (uint64_t ms = 0; ms < 5000ULL * 86400000ULL * 7; ms += 86400000ULL * 7 + 3600123ULL) {
+        uint64_t back;
+        render_time(ms, buf);
+        assert_int_equal(render_parse_time(buf, &back), 0);
+        assert_true(back == ms);
+    }
+    render_time(951782400000ULL, buf);          /* 2000 is a leap year */
+    assert_string_equal(buf, "2000-02-29T00:00:00.000Z");
+}
+
+/* ---- jw: every string comes out as valid JSON with the same text ---------- */
+
+static const struct {
+    const char *in;
+    const char *want;   /* the string jansson reads back */
+} jw_cases[] = {
+    { "plain", "plain" },
+    { "quote\" backslash\\ slash/", "quote\" backslash\\ slash/" },
+    { "ctl\x01\x1f\n\r\t", "ctl\x01\x1f\n\r\t" },            /* control bytes escaped */
+    { "b\xc3\xbc" "cher \xe2\x82\xac \xf0\x9f\x93\xa7", "b\xc3\xbc" "cher \xe2\x82\xac \xf0\x9f\x93\xa7" },
+    { "bad\xff\xfe", "bad??" },                         /* not UTF-8 */
+    { "cut\xe2\x82", "cut??" },                          /* truncated sequence */
+    { "over\xc0\xaf", "over??" },                        /* overlong '/' */
+    { "sur\xed\xa0\x80", "sur???" },                    /* UTF-16 surrogate */
+    { "", "" },
+    { NULL, NULL }
+};
+
+static void test_jw(void **state)
+{
+    (void)state;
+    for (size_t i = 0; jw_cases[i].in != NULL; i++) {
+        struct jw w;
+        size_t len;
+        jw_init(&w, 4);
+        jw_obj_open(&w);
+        jw_key(&w, "s");
+        jw_str(&w, jw_cases[i].in);
+        jw_key(&w, "n");
+        jw_int(&w, -42);
+        jw_key(&w, "a");
+        jw_arr_open(&w);
+        jw_bool(&w, 1);
+        jw_null(&w);
+        jw_obj_open(&w);
+        jw_obj_close(&w);
+        jw_arr_close(&w);
+        jw_obj_close(&w);
+        char *text = jw_finish(&w, &len);
+        json_error_t e;
+        json_t *j = json_loadb(text, len, 0, &e);
+        if (j == NULL)
+            fail_msg("case %zu: %s: %s", i, text, e.text);
+        assert_string_equal(json_string_value(json_object_get(j, "s")), jw_cases[i].want);
+        assert_int_equal(json_integer_value(json_object_get(j, "n")), -42);
+        assert_int_equal(json_array_size(json_object_get(j, "a")), 3);
+        json_decref(j);
+        free(text);
+    }
 }
 
 /* ---- a config and a store for auth and api ----------------------------------- */
@@ -317,6 +378,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_route),
         cmocka_unit_test(test_render_time),
+        cmocka_unit_test(test_jw),
         cmocka_unit_test_setup_teardown(test_auth, setup, teardown),
         cmocka_unit_test_setup_teardown(test_api_reads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_api_unregistered_sync, setup, teardown),

@@ -101,6 +101,8 @@ static const struct addr_case bad_cases[] = {
     { "space in unquoted local", "<al ice@a.example>", 0, ADDR_ESYNTAX, NULL, 0, 0 },
     { "unterminated quote", "<\"alice@a.example>", 0, ADDR_ESYNTAX, NULL, 0, 0 },
     { "escaped closing quote", "<\"alice\\\"@a.example>", 0, ADDR_ESYNTAX, NULL, 0, 0 },
+    { "quote then a lone backslash", "\"\\", 0, ADDR_ESYNTAX, NULL, 0, 0 },
+    { "quoted part ending in a backslash", "\"a\\", 0, ADDR_ESYNTAX, NULL, 0, 0 },
     { "text after quote", "<\"a\"b@a.example>", 0, ADDR_ESYNTAX, NULL, 0, 0 },
     { "source route without colon", "<@relay.example>", 0, ADDR_ESYNTAX, NULL, 0, 0 },
     { "display name form", "Alice <alice@a.example>", 0, ADDR_ESYNTAX, NULL, 0, 0 },

@@ -78,6 +78,11 @@ static void test_match(void **state)
         { "Sendmail IPv6 loopback", "[IPv6:::1]", 1 },
         { "Sendmail IPv6 lower case tag", "[ipv6:::1]", 1 },
         { "Sendmail IPv6 mapped", "[IPv6:::ffff:10.9.9.9]", 1 },
+        /* Sendmail's {client_addr} macro: "IPv6:" prefix, no brackets */
+        { "Sendmail client_addr IPv6", "IPv6:::1", 1 },
+        { "Sendmail client_addr IPv6 outside", "IPv6:2001:db8:ab::1", 0 },
+        { "bad: IPv6 tag on IPv4", "IPv6:127.0.0.1", 0 },
+        { "bad: IPv6 tag alone", "IPv6:", 0 },
         { "bracketed IPv4", "[127.0.0.1]", 1 },
         { "host bits cleared at add", "10.200.0.1", 1 },
         { "host entry", "192.0.2.77", 1 },

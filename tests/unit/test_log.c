@@ -2,6 +2,7 @@
  * test_log - the log module: levels, context prefix, sanitising, parsing.
  * Output goes to stderr (captured into a pipe here) so lines can be checked.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -83,6 +84,44 @@ static void test_crlf_cannot_forge_lines(void **state)
     assert_ptr_equal(strchr(buf, '\n'), buf + strlen(buf) - 1);
 }
 
+/* Bad input: levels outside the enum (a cast int from a caller's bug). */
+static void emit_bad_levels(void)
+{
+    log_msg((enum log_level)-3, 0, "below error");
+    log_msg((enum log_level)1000, 0, "above debug");
+    log_set_level((enum log_level)-1);
+    log_warn("hidden by error level");
+    log_set_level(LOG_LEVEL_INFO);
+}
+
+static void emit_errno(void)
+{
+    errno = ENOENT;
+    log_warn_errno("open %s", "/nonexistent");
+    errno = 4242;                       /* not a known errno */
+    log_error_errno("odd");
+}
+
+static void test_errno_text(void **state)
+{
+    char buf[4096];
+    (void)state;
+    capture(emit_errno, buf, sizeof(buf));
+    assert_non_null(strstr(buf, "warning: open /nonexistent: No such file or directory\n"));
+    assert_non_null(strstr(buf, "error: odd: Unknown error 4242\n"));
+}
+
+static void test_out_of_range_levels(void **state)
+{
+    char buf[4096];
+    (void)state;
+    capture(emit_bad_levels, buf, sizeof(buf));
+    assert_non_null(strstr(buf, "error: below error"));
+    assert_null(strstr(buf, "above debug"));        /* debug: below info */
+    assert_null(strstr(buf, "hidden by error level"));
+    assert_int_equal(log_get_level(), LOG_LEVEL_INFO);
+}
+
 static void test_level_parse(void **state)
 {
     static const struct { const char *in; int out; } cases[] = {
@@ -93,6 +132,7 @@ static void test_level_parse(void **state)
     (void)state;
     for (size_t i = 0; cases[i].in != NULL; i++)
         assert_int_equal(log_level_parse(cases[i].in), cases[i].out);
+    assert_int_equal(log_level_parse(NULL), -1);
 }
 
 int main(void)
@@ -102,6 +142,8 @@ int main(void)
         cmocka_unit_test(test_context_prefix),
         cmocka_unit_test(test_crlf_cannot_forge_lines),
         cmocka_unit_test(test_level_parse),
+        cmocka_unit_test(test_out_of_range_levels),
+        cmocka_unit_test(test_errno_text),
     };
     log_open("test_log", 1, LOG_LEVEL_INFO);
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -267,6 +267,42 @@ static void test_purge_batches(void **state)
     assert_int_equal(store_purge(f->st, T0 + 7000, 0, &purged), STORE_EINVAL);
 }
 
+/* Purged mails take their outbox and parked items along, over several
+ * batches; items of the mails that stay are kept, parked or not. */
+static void test_purge_sweeps_outbox_and_parked(void **state)
+{
+    struct fx *f = *state;
+    static const char *const r[] = { "bob@a.example" };
+    char ids[10][MAILID_ID_LEN + 1];
+    struct store_outbox_item *items;
+    size_t n, purged, depth, parked;
+
+    for (int i = 0; i < 10; i++) {
+        assert_int_equal(fx_put(f->st, T0 + 1000u * (uint64_t)i, "alice@a.example", r, 1,
+                                ids[i]), STORE_OK);
+        assert_int_equal(store_mark_read(f->st, ids[i], "bob@a.example", 0, "api", "mx2",
+                                         NULL), STORE_OK);
+    }
+    /* park the items of mail 1 (to be purged) and mail 8 (to stay) */
+    assert_int_equal(store_outbox_peek(f->st, "mx2", 10, &items, &n), STORE_OK);
+    assert_int_equal(n, 10);
+    uint64_t park[2] = { items[1].seq, items[8].seq };
+    store_outbox_free(items, n);
+    assert_int_equal(store_outbox_park(f->st, "mx2", park, 2), STORE_OK);
+    do {
+        assert_int_equal(store_purge(f->st, T0 + 5000, 2, &purged), STORE_OK);
+    } while (purged > 0);
+    assert_int_equal(store_outbox_stats(f->st, "mx2", &depth, NULL, &parked), STORE_OK);
+    assert_int_equal(depth, 4);         /* mails 5, 6, 7, 9 */
+    assert_int_equal(parked, 1);        /* mail 8 */
+    assert_int_equal(store_outbox_peek(f->st, "mx2", 10, &items, &n), STORE_OK);
+    assert_int_equal(n, 4);
+    static const int left[] = { 5, 6, 7, 9 };
+    for (size_t i = 0; i < n; i++)
+        assert_string_equal(items[i].id, ids[left[i]]);
+    store_outbox_free(items, n);
+}
+
 /* ---- outbox ---- */
 
 static void test_outbox(void **state)
@@ -406,6 +442,7 @@ int main(void)
         T(test_list_filters_and_paging),
         T(test_list_bad_queries),
         T(test_purge_batches),
+        T(test_purge_sweeps_outbox_and_parked),
         T(test_outbox),
         T(test_erase_address),
     };
