@@ -316,8 +316,10 @@ fwd_t *fwd_start(struct conf *conf, store_t *st, const struct fwd_opts *opts)
     f->o.backoff_max_ms = fwd_default(f->o.backoff_max_ms, 60000);
     if (f->o.backoff_max_ms < f->o.backoff_min_ms)
         f->o.backoff_max_ms = f->o.backoff_min_ms;
-    f->o.connect_timeout_ms = fwd_default(f->o.connect_timeout_ms, 5000);
     f->o.timeout_ms = fwd_default(f->o.timeout_ms, 30000);
+    f->o.connect_timeout_ms = fwd_default(f->o.connect_timeout_ms, 5000);
+    if (f->o.connect_timeout_ms > f->o.timeout_ms)
+        f->o.connect_timeout_ms = f->o.timeout_ms;
     f->o.poll_ms = fwd_default(f->o.poll_ms, 30000);
     f->conf = conf_ref(conf);
     f->st = st;
