@@ -125,10 +125,18 @@ static int fwd_progress_cb(void *clientp, curl_off_t dltotal, curl_off_t dlnow,
     return atomic_load(&f->stop) ? 1 : 0;   /* non-zero aborts the transfer */
 }
 
+/*
+ * Answers that blame the items: the body (400 not JSON / bad headers, 413
+ * too large, 422 a bad entry).  401 (signature), 403 (not a known peer) and
+ * 404 (no sync route at that URL) blame the configuration of one side - a
+ * key rotated on one server first, a server list not yet updated, a wrong
+ * tracker URL - and every item would fail alike: parking them would lose
+ * every read of the outage for good (nothing takes items out of "parked"),
+ * so those are retried with backoff until the configuration is fixed.
+ */
 static int fwd_permanent(long code)
 {
-    return code == 400 || code == 401 || code == 403 || code == 404 ||
-           code == 413 || code == 422;
+    return code == 400 || code == 413 || code == 422;
 }
 
 /* POST one batch; on FWD_DONE *refused = entries the peer refused. */
@@ -185,8 +193,11 @@ static enum fwd_outcome fwd_post(struct fwd_peer *p, CURL *curl,
                   n, code, *refused);
         out = FWD_DONE;
     } else {
-        log_warn("%zu item(s) not taken: HTTP %ld: %.200s", n, code,
-                 reply.data ? reply.data : "");
+        log_warn("%zu item(s) not taken: HTTP %ld: %.200s%s", n, code,
+                 reply.data ? reply.data : "",
+                 code == 401 || code == 403 || code == 404
+                     ? " (check key_file, the [server] list and the tracker URL on both "
+                       "servers; retrying)" : "");
         out = fwd_permanent(code) ? FWD_REFUSED : FWD_RETRY;
     }
     curl_slist_free_all(hdrs);

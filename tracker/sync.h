@@ -30,8 +30,10 @@
  *   - the store fails                                              [503]
  * Stale timestamps and replays answer 409, not 401: a peer whose clock is
  * off, or whose earlier attempt did get through, must retry (with a new
- * timestamp), not park its items forever.  A bad signature or a bad body
- * will never succeed and is parked by the sender (forwarder.h).
+ * timestamp), not park its items forever.  A bad body will never succeed
+ * and is parked by the sender; a bad signature or an unknown peer is a
+ * configuration difference between the servers, retried until fixed
+ * (forwarder.h).
  *
  * Entries of an accepted batch are merged one by one (store_merge: first
  * read = min, last read = max, count = max; idempotent, order-free).  An
