@@ -122,6 +122,28 @@ static void decide_recipients(const struct decide_in *in, int local_only,
         out->rcpts = xfree(out->rcpts);
 }
 
+/*
+ * A copy of a header value for the mail log, at most DECIDE_FIELD_MAX bytes:
+ * the store refuses longer fields, and a refused write would leave legal
+ * mail (Postfix passes headers up to 100 kB) untagged, or deferred for good
+ * with on_error = tempfail.  Cut before a UTF-8 continuation byte so no
+ * half character is recorded.
+ */
+static char *decide_field(const char *v)
+{
+    size_t n;
+
+    if (v == NULL)
+        return NULL;
+    n = strlen(v);
+    if (n > DECIDE_FIELD_MAX) {
+        n = DECIDE_FIELD_MAX;
+        while (n > 0 && ((unsigned char)v[n] & 0xC0) == 0x80)
+            n--;
+    }
+    return xstrndup(v, n);
+}
+
 static void decide_fill_mail(const struct decide_in *in, struct decide_out *out,
                              const char *id, const char *sender_key, uint64_t created)
 {
@@ -129,9 +151,9 @@ static void decide_fill_mail(const struct decide_in *in, struct decide_out *out,
     out->mail.id[MAILID_ID_LEN] = '\0';
     out->mail.sender = xstrdup(sender_key);
     out->mail.created_ms = created;
-    out->mail.queue_id = in->queue_id ? xstrdup(in->queue_id) : NULL;
-    out->mail.message_id = in->message_id ? xstrdup(in->message_id) : NULL;
-    out->mail.subject = (in->conf->record_subject && in->subject) ? xstrdup(in->subject) : NULL;
+    out->mail.queue_id = decide_field(in->queue_id);
+    out->mail.message_id = decide_field(in->message_id);
+    out->mail.subject = in->conf->record_subject ? decide_field(in->subject) : NULL;
     out->mail.n_rcpt = (uint32_t)in->n_rcpts;
 }
 

@@ -31,6 +31,9 @@
  *     syntax) is never put into a header: the message passes untagged and
  *     out->reason says why.
  *
+ * Queue id, Message-ID and Subject are recorded cut to DECIDE_FIELD_MAX
+ * bytes (at a UTF-8 character boundary), the most the store takes.
+ *
  * Recipients that do not parse count as external; duplicates (same normal
  * form) are recorded once.  The null sender is never in the system.
  *
@@ -47,6 +50,7 @@
 #include "store.h"
 
 #define DECIDE_VALUE_MAX 512      /* longest header value we insert */
+#define DECIDE_FIELD_MAX 4096     /* queue id, Message-ID, Subject recorded (store limit) */
 
 enum decide_action {
     DECIDE_NONE = 0,              /* insert nothing (deletions may still apply) */
