@@ -59,22 +59,33 @@ static void decide_find_kept(const struct decide_in *in, size_t *mi, size_t *si,
 {
     const struct conf *c = in->conf;
 
+    struct addr a[DECIDE_KEEP_TRY];
+    int ok[DECIDE_KEEP_TRY];
+    size_t n_id = in->n_mailid_hdrs, n_s = in->n_sender_hdrs;
+
     *mi = *si = 0;
     if (!msys_client_trusted(c->msys, in->client_addr))
         return;
-    for (size_t i = 0; i < in->n_mailid_hdrs; i++) {
+    /* Bounded: every pair is a MAC check, and the MTA waits for the reply. */
+    if (n_id > DECIDE_KEEP_TRY)
+        n_id = DECIDE_KEEP_TRY;
+    if (n_s > DECIDE_KEEP_TRY)
+        n_s = DECIDE_KEEP_TRY;
+    for (size_t j = 0; j < n_s; j++) {
+        const char *s = in->sender_hdrs[j];
+        ok[j] = s != NULL && addr_parse_str(s, &a[j]) == ADDR_OK && !a[j].is_null;
+    }
+    for (size_t i = 0; i < n_id; i++) {
         const char *v = in->mailid_hdrs[i];
         if (v == NULL)
             continue;
-        for (size_t j = 0; j < in->n_sender_hdrs; j++) {
-            struct addr a;
-            const char *s = in->sender_hdrs[j];
-            if (s == NULL || addr_parse_str(s, &a) != ADDR_OK || a.is_null)
+        for (size_t j = 0; j < n_s; j++) {
+            if (!ok[j])
                 continue;
-            if (mailid_verify(c->key, c->key_len, v, strlen(v), a.key, id) == MAILID_OK) {
+            if (mailid_verify(c->key, c->key_len, v, strlen(v), a[j].key, id) == MAILID_OK) {
                 *mi = i + 1;
                 *si = j + 1;
-                *xsender = a;
+                *xsender = a[j];
                 return;
             }
         }

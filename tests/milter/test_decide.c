@@ -345,6 +345,48 @@ static void test_peer_id_extra_forgery(void **state)
     decide_out_clear(&out);
 }
 
+/*
+ * Bad input: a trusted client (a webmail on loopback, a peer relaying what
+ * it was given) sends 3000 X-Mail-Id and 3000 X-Sender headers.  Trying
+ * every pair would be 9 million MAC checks at end-of-data - minutes during
+ * which the MTA waits.  Only the first DECIDE_KEEP_TRY of each are tried
+ * (a real relay carries one of each); all are deleted; the in-system
+ * sender's mail is tagged afresh.  A valid pair hidden behind the limit is
+ * therefore not kept: that is how the test tells the bound is there.
+ */
+static void test_header_flood(void **state)
+{
+    const struct conf *c = *state;
+    const char *rcpts[] = { "<bob@a.example>" };
+    enum { N = 3000 };
+    const char **ids = xcalloc(N, sizeof(*ids)), **senders = xcalloc(N, sizeof(*senders));
+    char v[MAILID_VALUE_LEN + 1];
+    struct decide_in in = { .conf = c, .sender = "<alice@a.example>", .client_addr = TRUSTED,
+                            .rcpts = rcpts, .n_rcpts = 1 };
+    struct decide_out out;
+
+    valid_value(c, "carol@c.example", v);
+    for (size_t i = 0; i < N; i++) {
+        ids[i] = "01JDQ0000000000000000000000.AAAAAAAAAAAAAAAA";
+        senders[i] = "mallory@a.example";
+    }
+    ids[N - 1] = v;                           /* the one valid pair, last */
+    senders[N - 1] = "carol@c.example";
+    in.mailid_hdrs = ids;
+    in.n_mailid_hdrs = N;
+    in.sender_hdrs = senders;
+    in.n_sender_hdrs = N;
+    assert_int_equal(decide(&in, &out), 0);
+    assert_int_equal(out.action, DECIDE_TAG);
+    assert_int_equal(out.n_del_mailid, N);
+    assert_int_equal(out.n_del_sender, N);
+    assert_int_equal(out.del_mailid[0], N);   /* highest first */
+    assert_int_equal(out.del_mailid[N - 1], 1);
+    decide_out_clear(&out);
+    free(ids);
+    free(senders);
+}
+
 /* Bad input: a tampered MAC from a trusted peer is removed; an in-system sender is re-tagged. */
 static void test_tampered_mac(void **state)
 {
@@ -567,6 +609,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_record_subject, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tracking_off, setup, teardown),
         cmocka_unit_test(test_long_fields),
+        cmocka_unit_test_setup_teardown(test_header_flood, setup, teardown),
         cmocka_unit_test(test_value_ok),
     };
     return cmocka_run_group_tests(tests, setup_all, teardown_all);
