@@ -40,6 +40,8 @@ struct http {
     unsigned           port;
     _Atomic long       in_flight;
     _Atomic int        draining;     /* after http_quiesce: close after each answer */
+    pthread_mutex_t    work_lock;    /* orders work_submit against http_stop */
+    int                work_closed;  /* under work_lock: no more jobs (503) */
 };
 
 enum http_state {
@@ -336,10 +338,23 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn,
         r->areq.body_len = r->body_len;
         r->areq.now_ms = http_wall_ms();
         if (route_is_write(r->route)) {
+            /*
+             * A request may complete its body after http_stop() began (a
+             * keep-alive client, or one still uploading when the drain gave
+             * up): the pool is gone then, and a job submitted to it would
+             * run on freed memory or never resume the connection.
+             */
+            pthread_mutex_lock(&h->work_lock);
+            if (h->work_closed) {
+                pthread_mutex_unlock(&h->work_lock);
+                api_error(&r->resp, 503, "unavailable", "the tracker is shutting down");
+                return http_queue(r, conn);
+            }
             r->state = HTTP_WAIT;
             /* Suspend before submitting, so the job's resume cannot come first. */
             MHD_suspend_connection(conn);
             work_submit(h->work, http_job, r);
+            pthread_mutex_unlock(&h->work_lock);
             return MHD_YES;
         }
         api_handle(&r->ctx, &r->areq, &r->resp);
@@ -438,6 +453,7 @@ int http_start(const struct http_opts *opts, const struct api_ctx *ctx,
     h->ctx = *ctx;
     h->ctx.conf = conf_ref(ctx->conf);
     pthread_mutex_init(&h->conf_lock, NULL);
+    pthread_mutex_init(&h->work_lock, NULL);
     h->opts = *opts;
     h->opts.listen = NULL;      /* not kept */
     if (h->opts.writers == 0)
@@ -472,6 +488,7 @@ int http_start(const struct http_opts *opts, const struct api_ctx *ctx,
         h->work = work_stop(h->work);
         conf_unref(h->ctx.conf);
         pthread_mutex_destroy(&h->conf_lock);
+        pthread_mutex_destroy(&h->work_lock);
         free(h);
         return -1;
     }
@@ -524,12 +541,17 @@ http_t *http_stop(http_t *h)
 {
     if (h == NULL)
         return NULL;
-    /* Queued writes finish and resume their connections before MHD stops. */
+    /* Writes whose body completes from now on are answered 503 ... */
+    pthread_mutex_lock(&h->work_lock);
+    h->work_closed = 1;
+    pthread_mutex_unlock(&h->work_lock);
+    /* ... and queued ones finish and resume their connections before MHD stops. */
     h->work = work_stop(h->work);
     http_drain(h, 2000);
     MHD_stop_daemon(h->mhd);
     conf_unref(h->ctx.conf);
     pthread_mutex_destroy(&h->conf_lock);
+    pthread_mutex_destroy(&h->work_lock);
     free(h);
     return NULL;
 }

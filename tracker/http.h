@@ -27,8 +27,9 @@
  * Shutdown: http_quiesce() stops accepting new connections and makes every
  * later answer close its connection (so keep-alive clients let go);
  * http_drain() waits until no request is in flight (or timeout_ms passed,
- * returns the number still in flight); http_stop() finishes queued writes,
- * stops the daemon and frees everything (returns NULL).
+ * returns the number still in flight); http_stop() finishes queued writes
+ * (a write whose body completes after that is answered 503), stops the
+ * daemon and frees everything (returns NULL).
  */
 #include <stddef.h>
 
