@@ -20,9 +20,14 @@
  * tracker.  Outcomes:
  *   200                      recorded (or opt-out acknowledged): done
  *   404                      not recorded on this server: dropped, debug log
- *   other 4xx                dropped, error logged (bad token, bad MAC, ...)
+ *   other 4xx                dropped, error logged (bad MAC, bad input)
+ *   401, 403 with a Bearer
+ *   challenge (token lacks
+ *   the scope), 408, 429,
  *   5xx, connect failure,
- *   timeout                  written to the spool directory
+ *   timeout                  written to the spool directory (a token
+ *                            that is wrong is a configuration to fix,
+ *                            not a reason to lose reads)
  * The spool is one small file per event (the JSON body, written to a
  * dot-file and renamed into place), bounded by mailstate_spool_max files.
  * It is replayed by the plugin itself: asynchronously at the next session's

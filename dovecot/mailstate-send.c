@@ -182,6 +182,17 @@ static void mailstate_req_done_claim(struct mailstate_req *req)
 		i_unlink_if_exists(req->claim_path);
 }
 
+/* 4xx answers that another attempt may turn into a 200: the token (401;
+   403 with a Bearer challenge = the token lacks the notify scope, unlike
+   the 403 bad_mac of a forged id), a timeout (408), rate limiting (429). */
+static bool mailstate_retry_status(const struct http_response *resp)
+{
+	return resp->status == 401 || resp->status == 408 ||
+	       resp->status == 429 ||
+	       (resp->status == 403 &&
+		http_response_header_get(resp, "WWW-Authenticate") != NULL);
+}
+
 static void
 mailstate_response(const struct http_response *resp, struct mailstate_req *req)
 {
@@ -195,6 +206,16 @@ mailstate_response(const struct http_response *resp, struct mailstate_req *req)
 	if (resp->status / 100 == 2) {
 		e_debug(event, "mailstate: tracker recorded %s", req->body);
 		mailstate_req_done_claim(req);
+	} else if (mailstate_retry_status(resp)) {
+		/* A token the tracker does not know (yet, or any more) is a
+		   configuration to fix, not a bad event: keep it for later. */
+		e_error(event, "mailstate: tracker refused the request "
+			"(%u %s); check mailstate_token against the tracker's "
+			"[token] sections; event kept for later: %s",
+			resp->status, resp->reason, req->body);
+		mailstate_req_retry_later(req);
+		if (replay)
+			muser->replay_failed++;
 	} else if (resp->status == 404) {
 		/* Not a mail this server recorded: nothing to retry. */
 		e_debug(event, "mailstate: tracker does not know the mail "

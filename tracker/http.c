@@ -65,6 +65,7 @@ struct http_req {
     struct api_arg        args[HTTP_MAX_ARGS];
     size_t                n_args;
     int                   too_many_args;
+    int                   scope_error;  /* 403: the token lacks the route's scope */
     struct api_ctx        ctx;          /* config snapshot (own ref) + store */
     struct api_req        areq;
     struct api_resp       resp;         /* set when an answer is decided */
@@ -160,6 +161,9 @@ static enum MHD_Result http_queue(struct http_req *r, struct MHD_Connection *con
     if (r->resp.status == 401)
         MHD_add_response_header(mr, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
                                 "Bearer realm=\"mailstate\"");
+    else if (r->scope_error)    /* RFC 6750 3.1; tells it apart from 403 bad_mac */
+        MHD_add_response_header(mr, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                                "Bearer realm=\"mailstate\", error=\"insufficient_scope\"");
     MHD_add_response_header(mr, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     /* Shutting down: keep-alive clients must not keep the drain waiting. */
     if (atomic_load_explicit(&r->h->draining, memory_order_relaxed))
@@ -249,8 +253,10 @@ static enum MHD_Result http_begin(http_t *h, struct http_req *r,
                                                 MHD_HTTP_HEADER_AUTHORIZATION),
                     auth_route_scopes(r->route), &r->areq.token);
     if (auth_route_scopes(r->route) != 0 && rc != AUTH_OK) {
-        if (rc == AUTH_ESCOPE)
+        if (rc == AUTH_ESCOPE) {
             api_error(&r->resp, 403, "forbidden", "the token lacks the scope for this route");
+            r->scope_error = 1;
+        }
         else if (rc == AUTH_EBAD)
             api_error(&r->resp, 401, "unauthorized", "unknown token");
         else

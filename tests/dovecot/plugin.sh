@@ -151,6 +151,37 @@ t_check "spooled read replayed at the next login" \
 t_check "spool empty after the replay" t_wait spool_is bob 0
 t_check "replayed read counted once" state_is "$m_down" bob@a.example "read imap 1"
 
+# --- 3b. Bad input: the tracker refuses the plugin's token - unknown (401),
+# or known without the notify scope (403 with a Bearer challenge), e.g.
+# halfway through a token change.  A configuration to fix, not a bad event:
+# the read is spooled, not dropped, and recorded once the token is right.
+m_tok=$(seed_mail bob@a.example)
+m_scope=$(seed_mail bob@a.example)
+dovecot_deliver bob@a.example tok "$m_tok" alice@a.example
+dovecot_deliver bob@a.example scope "$m_scope" alice@a.example
+tracker_stop
+TRACKER_TOKEN_NOTIFY=another-notify-secret-0123456789 \
+    tracker_conf "$T/tracker-401.conf" "$tport"
+tracker_start "$T/tracker-401.conf" || t_fail "tracker restarts without the token"
+dovecot_imap bob seen:tok sleep:0.3 > "$T/imap3b.out" ||
+    t_fail "IMAP session 3b: $(cat "$T/imap3b.out")"
+t_check "read refused with 401 spooled, not dropped" t_wait spool_is bob 1
+tracker_stop
+TRACKER_TOKEN_QUERY=$TRACKER_TOKEN_NOTIFY TRACKER_TOKEN_NOTIFY=another-notify-secret-0123456789 \
+    tracker_conf "$T/tracker-403.conf" "$tport"
+tracker_start "$T/tracker-403.conf" || t_fail "tracker restarts with a query-only token"
+dovecot_imap bob seen:scope sleep:0.3 > "$T/imap3c.out" ||
+    t_fail "IMAP session 3c: $(cat "$T/imap3c.out")"
+t_check "read refused with 403 (scope) spooled, not dropped" t_wait spool_is bob 2
+tracker_stop
+tracker_start "$T/tracker.conf" || t_fail "tracker restarts with the token"
+dovecot_imap bob sleep:0.3 > /dev/null || t_fail "IMAP session 3d"
+t_check "the 401 read recorded once the token is right" \
+    t_wait state_is "$m_tok" bob@a.example "read imap 1"
+t_check "the 403 read recorded once the token is right" \
+    t_wait state_is "$m_scope" bob@a.example "read imap 1"
+t_check "spool empty after the token is fixed" t_wait spool_is bob 0
+
 # A claim left by an imap process that died (NAME.json.PID, PID gone) is
 # taken back and sent at the next login.
 m_claim=$(seed_mail bob@a.example)
