@@ -144,8 +144,8 @@ static enum fwd_outcome fwd_post(struct fwd_peer *p, CURL *curl,
                                  const struct store_outbox_item *items, size_t n,
                                  uint64_t *refused)
 {
-    const struct conf *c = p->f->conf;
-    const char *me = msys_this_server(c->msys);
+    struct conf *c;
+    const char *me;
     char *body = sync_encode(items, n), ts[24], sig[SYNC_SIG_HEX_LEN + 1];
     char *h_server, *h_ts, *h_sig;
     struct curl_slist *hdrs = NULL;
@@ -154,6 +154,11 @@ static enum fwd_outcome fwd_post(struct fwd_peer *p, CURL *curl,
     long code = 0;
     CURLcode cc;
 
+    /* the key of the current config (fwd_set_conf), for this request */
+    pthread_mutex_lock(&p->f->lock);
+    c = conf_ref(p->f->conf);
+    pthread_mutex_unlock(&p->f->lock);
+    me = msys_this_server(c->msys);
     snprintf(ts, sizeof(ts), "%lld", (long long)time(NULL));
     sync_sign(c->key, c->key_len, "POST", SYNC_PATH, ts, me, body, strlen(body), sig);
     h_server = xasprintf("%s: %s", SYNC_HDR_SERVER, me);
@@ -206,6 +211,7 @@ static enum fwd_outcome fwd_post(struct fwd_peer *p, CURL *curl,
     xfree(h_sig);
     xfree(reply.data);
     free(body);         /* from json_dumps */
+    conf_unref(c);
     return out;
 }
 
@@ -408,6 +414,20 @@ fwd_t *fwd_stop(fwd_t *f)
     pthread_mutex_destroy(&f->lock);
     f->conf = conf_unref(f->conf);
     return xfree(f);
+}
+
+void fwd_set_conf(fwd_t *f, struct conf *conf)
+{
+    struct conf *old;
+
+    if (f == NULL)
+        return;
+    conf_ref(conf);
+    pthread_mutex_lock(&f->lock);
+    old = f->conf;
+    f->conf = conf;
+    pthread_mutex_unlock(&f->lock);
+    conf_unref(old);
 }
 
 static struct fwd_peer *fwd_find(fwd_t *f, const char *peer)

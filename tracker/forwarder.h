@@ -54,6 +54,11 @@ fwd_t *fwd_start(struct conf *conf, store_t *st, const struct fwd_opts *opts);
 /* New items for peer (NULL = every peer).  f may be NULL (no-op). */
 void fwd_kick(fwd_t *f, const char *peer);
 
+/* A reloaded config: the key and this server's name sign the next request
+ * (peers, URLs and options stay those of fwd_start).  Takes its own
+ * reference.  f may be NULL. */
+void fwd_set_conf(fwd_t *f, struct conf *conf);
+
 /* Stops and joins every thread; returns NULL.  f may be NULL. */
 fwd_t *fwd_stop(fwd_t *f);
 

@@ -12,7 +12,8 @@
  * The main thread then only waits for signals: SIGTERM/SIGINT stop accepting
  * connections, let the requests in flight finish (their writes included),
  * and exit 0.  SIGHUP reloads the config for requests that start afterwards
- * (tokens, opt-outs, tracking switch, key); a config with errors is logged
+ * (tokens, opt-outs, tracking switch, key - for reads, syncs received and
+ * syncs sent); a config with errors is logged
  * and the running one kept.  Listen address, store, threads, limits, user
  * and peers need a restart (logged when they differ).
  */
@@ -166,6 +167,7 @@ static void main_reload(const char *path, int given, const struct conf *running,
         log_warn("reload: listen, store, this_server, threads, limits, retention and "
                  "server list changes take effect at the next restart");
     log_set_level((enum log_level)c->log_level);
+    peer_set_conf(c);           /* sync receiver and forwarder: own references */
     http_set_conf(http, c);
     log_info("reload: %s loaded", path);
 }

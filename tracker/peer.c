@@ -54,6 +54,13 @@ void peer_start(struct conf *conf, store_t *st)
     peer_fwd = fwd_start(conf, st, &o);
 }
 
+void peer_set_conf(struct conf *conf)
+{
+    if (peer_rx != NULL)
+        sync_receiver_set_conf(peer_rx, conf);
+    fwd_set_conf(peer_fwd, conf);
+}
+
 void peer_kick(const char *peer)
 {
     fwd_kick(peer_fwd, peer);

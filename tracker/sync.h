@@ -157,6 +157,12 @@ typedef struct sync_receiver sync_receiver_t;
 sync_receiver_t *sync_receiver_new(struct conf *conf, store_t *st,
                                    size_t replay_slots);
 sync_receiver_t *sync_receiver_free(sync_receiver_t *r);
+/*
+ * A reloaded config (SIGHUP) for requests that start from now on: key,
+ * server list, window, tracking switch and opt-outs; a request in progress
+ * keeps the one it started with.  Takes its own reference.
+ */
+void sync_receiver_set_conf(sync_receiver_t *r, struct conf *conf);
 
 /*
  * Check signature, peer, window and replay (in that order, so only a signed
