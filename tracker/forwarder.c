@@ -248,6 +248,7 @@ static void *fwd_thread(void *arg)
         struct store_outbox_item *items = NULL;
         size_t n = 0;
         uint64_t *seqs, refused = 0;
+        char what[400] = "";
         enum fwd_outcome out;
         int rc;
 
@@ -269,6 +270,9 @@ static void *fwd_thread(void *arg)
         seqs = xcalloc(n, sizeof(*seqs));
         for (size_t i = 0; i < n; i++)
             seqs[i] = items[i].seq;
+        if (out == FWD_REFUSED && n == 1)   /* the log names what is parked */
+            snprintf(what, sizeof(what), "mail %s: read of %.320s", items[0].id,
+                     items[0].rcpt.address ? items[0].rcpt.address : "?");
         store_outbox_free(items, n);
 
         if (out == FWD_DONE) {
@@ -290,8 +294,8 @@ static void *fwd_thread(void *arg)
                 log_error("outbox: park: %s", store_strerror(rc));
             else
                 atomic_fetch_add(&p->parked, n);
-            log_warn("item %" PRIu64 " parked: %s will never take it", seqs[0],
-                     p->name);
+            log_warn("%s (outbox item %" PRIu64 ") parked: %s will never take it", what,
+                     seqs[0], p->name);
         }
         xfree(seqs);
         if (out != FWD_RETRY && !(out == FWD_REFUSED && n > 1) && isolate > 0)
