@@ -41,7 +41,10 @@ except OSError as e:
 PY
 TOKEN=$TRACKER_TOKEN_NOTIFY /usr/bin/python3 "$T/late.py" "$PORT" "$BODY" "$T/go" > "$T/late.out" 2>&1 &
 CLIENT=$!
-t_defer "kill $CLIENT 2>/dev/null"
+# At exit, kill the client only if it is still running (CLIENT cleared once
+# it was waited for), never a reused PID.
+t_defer '[ -n "$CLIENT" ] && kill "$CLIENT" 2>/dev/null'
+
 t_wait grep -q half "$T/late.out" || t_fail "client did not start"
 
 PID=$TRACKER_PID
@@ -56,6 +59,7 @@ TRACKER_PID=
 [ "$rc" = 0 ] && t_ok "exit status 0 with a write arriving during shutdown" ||
     t_fail "exit status $rc with a write arriving during shutdown"
 wait "$CLIENT" 2>/dev/null
+CLIENT=
 out=$(sed -n 2p "$T/late.out")
 case $out in
     "HTTP/1.1 503"*|closed*) t_ok "the late write is refused or cut off ($out)" ;;
