@@ -24,6 +24,7 @@
 
 #include "fixture.h"
 #include "forwarder.h"
+#include "peer.h"
 #include "sync.h"
 
 /* Poll expr every 10 ms for up to 20 s. */
@@ -478,6 +479,26 @@ static void test_stop_aborts_hung_request(void **state)
     close(fd);
 }
 
+/* [tracker] forward_batch reaches the forwarder through peer_start(): 5
+   queued reads with forward_batch = 2 take exactly 3 requests. */
+static void test_peer_conf_batch(void **state)
+{
+    struct fx *x = *state;
+
+    assert_int_equal(x->conf2->tracker_forward_batch, 100);      /* the default */
+    x->conf2->tracker_forward_batch = 2;
+    x->conf2->tracker_forward_backoff_max = 1;
+    srv_start(&x->srv);
+    fx_reads(x, 5);
+    peer_start(x->conf2, x->st2);
+    WAIT_FOR(fx_depth(x) == 0);
+    peer_stop();
+    assert_int_equal(fx_depth(x), 0);
+    assert_int_equal(atomic_load(&x->srv.requests), 3);
+    for (size_t i = 0; i < 5; i++)
+        assert_true(fx_home_read(x, i));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -491,6 +512,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_poison_isolated, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_kick_wakes, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_stop_aborts_hung_request, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_peer_conf_batch, fx_setup, fx_teardown),
     };
 
     if (mailid_init() != MAILID_OK)
