@@ -163,9 +163,13 @@ static void main_reload(const char *path, int given, const struct conf *running,
         c->tracker_max_connections != running->tracker_max_connections ||
         c->tracker_idle_timeout != running->tracker_idle_timeout ||
         c->retention != running->retention ||
+        c->tracker_forward_batch != running->tracker_forward_batch ||
+        c->tracker_forward_backoff_max != running->tracker_forward_backoff_max ||
+        c->tracker_forward_timeout != running->tracker_forward_timeout ||
+        c->tracker_forward_poll != running->tracker_forward_poll ||
         msys_server_count(c->msys) != msys_server_count(running->msys))
-        log_warn("reload: listen, store, this_server, threads, limits, retention and "
-                 "server list changes take effect at the next restart");
+        log_warn("reload: listen, store, this_server, threads, limits, retention, "
+                 "forward_* and server list changes take effect at the next restart");
     log_set_level((enum log_level)c->log_level);
     peer_set_conf(c);           /* sync receiver and forwarder: own references */
     http_set_conf(http, c);
