@@ -126,6 +126,8 @@ expect "MAC made for another sender: 403 bad_mac" 403 '.error == "bad_mac"'
 TAMPERED="${M1%?}$( [ "${M1: -1}" = A ] && echo B || echo A)"
 call POST /v1/reads "$N" "$(read_body "$TAMPERED" alice@a.example bob@a.example)"
 expect "tampered tag: 403 bad_mac" 403 '.error == "bad_mac"'
+grep -qi '^WWW-Authenticate' <<<"$HDRS" && t_fail "403 bad_mac carries a challenge" ||
+    t_ok "403 bad_mac carries no WWW-Authenticate"
 call POST /v1/reads "$N" "$(read_body "nonsense" alice@a.example bob@a.example)"
 expect "malformed mail id: 400 bad_mail_id" 400 '.error == "bad_mail_id"'
 call POST /v1/reads "$N" "$(read_body "$ID1" alice@a.example bob@a.example)"
@@ -170,6 +172,11 @@ out=$(tracker_curl -H "Authorization: Basic $(printf 'a:%s' "$N" | base64)" \
 [ "${out##*$'\n'}" = 401 ] && t_ok "Basic auth instead of Bearer: 401" || t_fail "Basic auth: $out"
 call POST /v1/reads "$Q" "$BODY1"
 expect "query token on POST /v1/reads: 403" 403 '.error == "forbidden"'
+# RFC 6750: a missing scope carries a Bearer challenge; 403 bad_mac does not
+# (the Dovecot plugin keeps the first for later and drops the second).
+grep -qi '^WWW-Authenticate: Bearer.*insufficient_scope' <<<"$HDRS" &&
+    t_ok "403 forbidden carries WWW-Authenticate: Bearer error=insufficient_scope" ||
+    t_fail "403 forbidden without the challenge: $HDRS"
 call GET "/v1/mails/$ID1" "$N"
 expect "notify token on GET /v1/mails/ID: 403" 403 '.error == "forbidden"'
 call GET "/v1/mails" ""
