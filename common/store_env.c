@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <time.h>
@@ -62,22 +63,31 @@ int store_env_err(int rc, const char *what)
 
 /*
  * A write transaction failed with rc.  LMDB turns a short write, which is
- * what a file system that is almost full gives, into EIO; with little space
- * left that is a full disk (STORE_EFULL, which callers know to expect), not
- * a broken one.
+ * what a file system that is almost full gives (or a file about to pass the
+ * process's RLIMIT_FSIZE), into EIO; with little room left that is a full
+ * disk (STORE_EFULL, which callers know to expect), not a broken one.
  */
 static int disk_low(const store_t *st)
 {
     struct statvfs vfs;
-    return statvfs(st->path, &vfs) == 0 &&
-           (uint64_t)vfs.f_bavail * vfs.f_frsize < STORE_DISK_LOW;
+    struct rlimit rl;
+    struct stat sb;
+    char path[4096];
+
+    if (statvfs(st->path, &vfs) == 0 &&
+        (uint64_t)vfs.f_bavail * vfs.f_frsize < STORE_DISK_LOW)
+        return 1;
+    if (getrlimit(RLIMIT_FSIZE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+        return 0;
+    snprintf(path, sizeof(path), "%s/data.mdb", st->path);
+    return stat(path, &sb) == 0 && (uint64_t)sb.st_size + STORE_DISK_LOW > rl.rlim_cur;
 }
 
 static int write_err(const store_t *st, int rc, const char *what)
 {
     if (rc == EIO && disk_low(st)) {
-        log_error("store %s: %s: %s, and the disk is (nearly) full", st->path, what,
-                  mdb_strerror(rc));
+        log_error("store %s: %s: %s, and the disk (or file size limit) is (nearly) full",
+                  st->path, what, mdb_strerror(rc));
         return STORE_EFULL;
     }
     return store_env_err(rc, what);
@@ -365,7 +375,8 @@ int store_env_read(store_t *st, store_txn_fn fn, void *arg)
  *  - LMDB's own codes (MDB_MAP_FULL while saving the free list...) and
  *    ENOMEM come before anything is written; the disk refusing a write
  *    (ENOSPC, EDQUOT, EFBIG, or a short write, which LMDB reports as EIO,
- *    with the disk nearly full) happens at write(), before any sync: in
+ *    with the disk or RLIMIT_FSIZE nearly reached) happens at write(),
+ *    before any sync: in
  *    both cases a later explicit sync tells the truth;
  *  - anything else (EIO): the data sync itself may have failed.  Linux
  *    reports a writeback error to each open file once, so a later sync could
