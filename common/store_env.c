@@ -376,8 +376,7 @@ int store_env_read(store_t *st, store_txn_fn fn, void *arg)
  *    ENOMEM come before anything is written; the disk refusing a write
  *    (ENOSPC, EDQUOT, EFBIG, or a short write, which LMDB reports as EIO,
  *    with the disk or RLIMIT_FSIZE nearly reached) happens at write(),
- *    before any sync: in
- *    both cases a later explicit sync tells the truth;
+ *    before any sync: in both cases a later explicit sync tells the truth;
  *  - anything else (EIO): the data sync itself may have failed.  Linux
  *    reports a writeback error to each open file once, so a later sync could
  *    return 0 although the earlier meta page never reached the disk.  Such a
