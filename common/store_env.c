@@ -9,14 +9,13 @@
  * rather than a livelock.
  */
 #include "store_env.h"
+#include "store_sync.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -26,8 +25,6 @@
 #define STORE_RETRY_MAX       64
 #define STORE_DEFAULT_MAP     ((size_t)64 << 20)
 #define STORE_DEFAULT_READERS 126
-/* Below this much free space an EIO from a commit is taken for a full disk. */
-#define STORE_DISK_LOW        ((uint64_t)4 << 20)
 
 /* One queued write: what store_env_write hands to the committer. */
 struct wop {
@@ -67,25 +64,9 @@ int store_env_err(int rc, const char *what)
  * process's RLIMIT_FSIZE), into EIO; with little room left that is a full
  * disk (STORE_EFULL, which callers know to expect), not a broken one.
  */
-static int disk_low(const store_t *st)
-{
-    struct statvfs vfs;
-    struct rlimit rl;
-    struct stat sb;
-    char path[4096];
-
-    if (statvfs(st->path, &vfs) == 0 &&
-        (uint64_t)vfs.f_bavail * vfs.f_frsize < STORE_DISK_LOW)
-        return 1;
-    if (getrlimit(RLIMIT_FSIZE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
-        return 0;
-    snprintf(path, sizeof(path), "%s/data.mdb", st->path);
-    return stat(path, &sb) == 0 && (uint64_t)sb.st_size + STORE_DISK_LOW > rl.rlim_cur;
-}
-
 static int write_err(const store_t *st, int rc, const char *what)
 {
-    if (rc == EIO && disk_low(st)) {
+    if (rc == EIO && store_sync_disk_low(st)) {
         log_error("store %s: %s: %s, and the disk (or file size limit) is (nearly) full",
                   st->path, what, mdb_strerror(rc));
         return STORE_EFULL;
@@ -258,7 +239,7 @@ static int env_create(store_t *st, size_t map)
      * group commit, default sync flags: a commit is on disk when
      * mdb_txn_commit returns.  With it, MDB_NOMETASYNC (one fdatasync per
      * commit instead of two); the committer restores durability (see
-     * commit_failed). */
+     * store_sync.h). */
     if (rc == 0)
         rc = mdb_env_open(env, st->path,
                           MDB_NOTLS | (st->nometasync ? MDB_NOMETASYNC : 0), 0600);
@@ -356,89 +337,6 @@ int store_env_read(store_t *st, store_txn_fn fn, void *arg)
 }
 
 
-/* ---- durability with group commit ----
- *
- * A group-commit handle opens LMDB with MDB_NOMETASYNC: a commit syncs its
- * data pages, then writes the meta page without syncing it.  The next
- * commit's data sync (fdatasync of the same file, by any thread or process)
- * makes that meta page durable; so does mdb_env_sync(env, 1).  The committer
- * therefore answers a batch only once a later commit was published (a later
- * meta page can only be written after its data sync succeeded) or an
- * explicit sync succeeded (store_gc.h, settle).
- *
- * A failing commit complicates this: was the earlier meta page synced?
- * commit_failed() sorts the failure (maplock held shared, st->env the one
- * that failed):
- *  - LMDB marked the environment dead: the failure was in the meta page
- *    write, which LMDB does only after the data sync succeeded, so every
- *    earlier commit is durable (durable_txnid);
- *  - LMDB's own codes (MDB_MAP_FULL while saving the free list...) and
- *    ENOMEM come before anything is written; the disk refusing a write
- *    (ENOSPC, EDQUOT, EFBIG, or a short write, which LMDB reports as EIO,
- *    with the disk or RLIMIT_FSIZE nearly reached) happens at write(),
- *    before any sync: in both cases a later explicit sync tells the truth;
- *  - anything else (EIO): the data sync itself may have failed.  Linux
- *    reports a writeback error to each open file once, so a later sync could
- *    return 0 although the earlier meta page never reached the disk.  Such a
- *    failure taints every batch run before it was settled: their callers get
- *    STORE_EIO although their changes may well be on disk (a false failure
- *    on a failing disk rather than a false success).
- */
-static void commit_failed(store_t *st, int rc)
-{
-    MDB_txn *probe;
-    int prc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &probe);
-
-    if (prc == 0)
-        mdb_txn_abort(probe);
-    if (prc == MDB_PANIC) {
-        MDB_envinfo info;
-        mdb_env_info(st->env, &info);
-        uint64_t upto = (uint64_t)info.me_last_txnid;
-        uint64_t have = atomic_load(&st->durable_txnid);
-        while (have < upto && !atomic_compare_exchange_weak(&st->durable_txnid, &have, upto))
-            ;
-        return;
-    }
-    if (rc < 0 || rc == ENOMEM || rc == ENOSPC || rc == EDQUOT || rc == EFBIG ||
-        (rc == EIO && disk_low(st)))
-        return;                         /* LMDB's own codes: before any write */
-    atomic_fetch_add(&st->taint, 1);
-}
-
-/* The gc's settle(): 0 once the batch that left `mark` is durable. */
-static int batch_settle(void *ctx, const struct store_gc_mark *mark)
-{
-    store_t *st = ctx;
-    MDB_envinfo info = { .me_last_txnid = 0 };
-    int rc;
-
-    if (atomic_load(&st->taint) != mark->taint)
-        return STORE_EIO;               /* a sync failed after it: unknown */
-    if (atomic_load(&st->durable_txnid) >= mark->txnid)
-        return STORE_OK;
-    pthread_rwlock_rdlock(&st->maplock);
-    if (st->env != NULL)
-        mdb_env_info(st->env, &info);
-    if ((uint64_t)info.me_last_txnid > mark->txnid) {
-        pthread_rwlock_unlock(&st->maplock);
-        return STORE_OK;                /* a later commit synced its data */
-    }
-    rc = st->env ? mdb_env_sync(st->env, 1) : MDB_PANIC;
-    pthread_rwlock_unlock(&st->maplock);
-    if (rc != 0) {
-        log_error("store %s: sync: %s", st->path, mdb_strerror(rc));
-        atomic_fetch_add(&st->taint, 1);
-        return STORE_EIO;
-    }
-    uint64_t have = atomic_load(&st->durable_txnid);
-    while (have < (uint64_t)info.me_last_txnid &&
-           !atomic_compare_exchange_weak(&st->durable_txnid, &have,
-                                         (uint64_t)info.me_last_txnid))
-        ;
-    return STORE_OK;
-}
-
 /* batch_try: an op failed in a flat run; run the batch again, nested.
  * (Negative and far from every LMDB, errno and STORE_* code.) */
 #define BATCH_REDO_NESTED (-100000)
@@ -513,7 +411,7 @@ static int batch_try(store_t *st, struct store_gc_op *list, int nested, size_t *
         atomic_fetch_add(&st->commits, 1);
         atomic_fetch_add(&st->writes, ok);
     } else {
-        commit_failed(st, rc);
+        store_sync_commit_failed(st, rc);
     }
 out:
     pthread_rwlock_unlock(&st->maplock);
@@ -536,7 +434,7 @@ static int solo_run(store_t *st, struct wop *w)
         if (rc == 0) {
             rc = w->fn(st, txn, w->arg);
             if (rc == 0 && (rc = mdb_txn_commit(txn)) != 0)
-                commit_failed(st, rc);
+                store_sync_commit_failed(st, rc);
             else if (rc != 0)
                 mdb_txn_abort(txn);
             if (rc == 0 && !w->internal) {
@@ -575,7 +473,7 @@ static void batch_ops(store_t *st, struct store_gc_op *list);
 /*
  * The committer's run function (also used directly without group commit,
  * where LMDB syncs the meta page itself and the return value is ignored).
- * Returns 1 if an op succeeded: its commit waits for batch_settle.  The
+ * Returns 1 if an op succeeded: its commit waits for store_sync_settle.  The
  * taint is read before anything is committed, so a failed sync during the
  * run (say, of one op's solo commit after another's) taints the batch too.
  */
@@ -846,7 +744,7 @@ int store_env_open(const struct store_opts *opts, store_t **out, char *err, size
         return STORE_EIO;
     }
     if (opts->group_commit) {
-        st->gc = store_gc_start(batch_run, batch_settle, st);
+        st->gc = store_gc_start(batch_run, store_sync_settle, st);
         if (st->gc == NULL) {
             snprintf(err, errlen, "store %s: cannot start the committer thread", st->path);
             store_env_close(st);
