@@ -113,6 +113,10 @@ struct conf {
     char     *tracker_user;
     char     *tracker_pid_file;
     long long tracker_sync_window;  /* seconds a signed sync stays valid */
+    int       tracker_forward_batch;       /* outbox items per sync request */
+    int       tracker_forward_backoff_max; /* seconds, cap of the retry backoff */
+    int       tracker_forward_timeout;     /* seconds per sync request */
+    int       tracker_forward_poll;        /* seconds between looks at an idle outbox */
 
     /* [store] */
     char  *store_path;              /* directory of the LMDB environment */

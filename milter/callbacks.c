@@ -298,10 +298,12 @@ static sfsistat mlfi_header(SMFICTX *ctx, char *name, char *value)
 
     if (c == NULL || name == NULL)
         return cb_reply(mc, SMFIP_NR_HDR);
+    /* Every occurrence counts (deletion indexes); only the first few are
+       ever looked at (decide.h), so the rest keep no copy of their value. */
     if (strcasecmp(name, c->header_mail_id) == 0)
-        strv_push(&mc->mailid_hdrs, value);
+        strv_push(&mc->mailid_hdrs, mc->mailid_hdrs.n < DECIDE_KEEP_TRY ? value : "");
     else if (strcasecmp(name, c->header_sender) == 0)
-        strv_push(&mc->sender_hdrs, value);
+        strv_push(&mc->sender_hdrs, mc->sender_hdrs.n < DECIDE_KEEP_TRY ? value : "");
     else if (mc->message_id == NULL && strcasecmp(name, "Message-ID") == 0)
         mc->message_id = xstrdup(value ? value : "");
     else if (mc->subject == NULL && c->record_subject && strcasecmp(name, "Subject") == 0)

@@ -59,22 +59,33 @@ static void decide_find_kept(const struct decide_in *in, size_t *mi, size_t *si,
 {
     const struct conf *c = in->conf;
 
+    struct addr a[DECIDE_KEEP_TRY];
+    int ok[DECIDE_KEEP_TRY];
+    size_t n_id = in->n_mailid_hdrs, n_s = in->n_sender_hdrs;
+
     *mi = *si = 0;
     if (!msys_client_trusted(c->msys, in->client_addr))
         return;
-    for (size_t i = 0; i < in->n_mailid_hdrs; i++) {
+    /* Bounded: every pair is a MAC check, and the MTA waits for the reply. */
+    if (n_id > DECIDE_KEEP_TRY)
+        n_id = DECIDE_KEEP_TRY;
+    if (n_s > DECIDE_KEEP_TRY)
+        n_s = DECIDE_KEEP_TRY;
+    for (size_t j = 0; j < n_s; j++) {
+        const char *s = in->sender_hdrs[j];
+        ok[j] = s != NULL && addr_parse_str(s, &a[j]) == ADDR_OK && !a[j].is_null;
+    }
+    for (size_t i = 0; i < n_id; i++) {
         const char *v = in->mailid_hdrs[i];
         if (v == NULL)
             continue;
-        for (size_t j = 0; j < in->n_sender_hdrs; j++) {
-            struct addr a;
-            const char *s = in->sender_hdrs[j];
-            if (s == NULL || addr_parse_str(s, &a) != ADDR_OK || a.is_null)
+        for (size_t j = 0; j < n_s; j++) {
+            if (!ok[j])
                 continue;
-            if (mailid_verify(c->key, c->key_len, v, strlen(v), a.key, id) == MAILID_OK) {
+            if (mailid_verify(c->key, c->key_len, v, strlen(v), a[j].key, id) == MAILID_OK) {
                 *mi = i + 1;
                 *si = j + 1;
-                *xsender = a;
+                *xsender = a[j];
                 return;
             }
         }
@@ -122,6 +133,28 @@ static void decide_recipients(const struct decide_in *in, int local_only,
         out->rcpts = xfree(out->rcpts);
 }
 
+/*
+ * A copy of a header value for the mail log, at most DECIDE_FIELD_MAX bytes:
+ * the store refuses longer fields, and a refused write would leave legal
+ * mail (Postfix passes headers up to 100 kB) untagged, or deferred for good
+ * with on_error = tempfail.  Cut before a UTF-8 continuation byte so no
+ * half character is recorded.
+ */
+static char *decide_field(const char *v)
+{
+    size_t n;
+
+    if (v == NULL)
+        return NULL;
+    n = strlen(v);
+    if (n > DECIDE_FIELD_MAX) {
+        n = DECIDE_FIELD_MAX;
+        while (n > 0 && ((unsigned char)v[n] & 0xC0) == 0x80)
+            n--;
+    }
+    return xstrndup(v, n);
+}
+
 static void decide_fill_mail(const struct decide_in *in, struct decide_out *out,
                              const char *id, const char *sender_key, uint64_t created)
 {
@@ -129,9 +162,9 @@ static void decide_fill_mail(const struct decide_in *in, struct decide_out *out,
     out->mail.id[MAILID_ID_LEN] = '\0';
     out->mail.sender = xstrdup(sender_key);
     out->mail.created_ms = created;
-    out->mail.queue_id = in->queue_id ? xstrdup(in->queue_id) : NULL;
-    out->mail.message_id = in->message_id ? xstrdup(in->message_id) : NULL;
-    out->mail.subject = (in->conf->record_subject && in->subject) ? xstrdup(in->subject) : NULL;
+    out->mail.queue_id = decide_field(in->queue_id);
+    out->mail.message_id = decide_field(in->message_id);
+    out->mail.subject = in->conf->record_subject ? decide_field(in->subject) : NULL;
     out->mail.n_rcpt = (uint32_t)in->n_rcpts;
 }
 

@@ -11,7 +11,9 @@
  *     when the client is in trusted_networks (a peer server of the system
  *     relaying mail), the first X-Mail-Id whose MAC verifies against an
  *     X-Sender occurrence (its address in normal form) is KEPT together with
- *     that X-Sender.  Every other occurrence - all of them from an untrusted
+ *     that X-Sender; only the first DECIDE_KEEP_TRY occurrences of each are
+ *     tried (a relay carries one of each; a flood of them must not cost the
+ *     MTA minutes of MAC checks).  Every other occurrence - all of them from an untrusted
  *     client - is deleted.  Deletions are given as 1-based occurrence
  *     indexes per header name, highest first, because smfi_chgheader()
  *     indexes shift after a delete.
@@ -31,6 +33,9 @@
  *     syntax) is never put into a header: the message passes untagged and
  *     out->reason says why.
  *
+ * Queue id, Message-ID and Subject are recorded cut to DECIDE_FIELD_MAX
+ * bytes (at a UTF-8 character boundary), the most the store takes.
+ *
  * Recipients that do not parse count as external; duplicates (same normal
  * form) are recorded once.  The null sender is never in the system.
  *
@@ -47,6 +52,8 @@
 #include "store.h"
 
 #define DECIDE_VALUE_MAX 512      /* longest header value we insert */
+#define DECIDE_KEEP_TRY  8         /* X-Mail-Id / X-Sender occurrences tried for rule 1 */
+#define DECIDE_FIELD_MAX 4096     /* queue id, Message-ID, Subject recorded (store limit) */
 
 enum decide_action {
     DECIDE_NONE = 0,              /* insert nothing (deletions may still apply) */

@@ -125,10 +125,18 @@ static int fwd_progress_cb(void *clientp, curl_off_t dltotal, curl_off_t dlnow,
     return atomic_load(&f->stop) ? 1 : 0;   /* non-zero aborts the transfer */
 }
 
+/*
+ * Answers that blame the items: the body (400 not JSON / bad headers, 413
+ * too large, 422 a bad entry).  401 (signature), 403 (not a known peer) and
+ * 404 (no sync route at that URL) blame the configuration of one side - a
+ * key rotated on one server first, a server list not yet updated, a wrong
+ * tracker URL - and every item would fail alike: parking them would lose
+ * every read of the outage for good (nothing takes items out of "parked"),
+ * so those are retried with backoff until the configuration is fixed.
+ */
 static int fwd_permanent(long code)
 {
-    return code == 400 || code == 401 || code == 403 || code == 404 ||
-           code == 413 || code == 422;
+    return code == 400 || code == 413 || code == 422;
 }
 
 /* POST one batch; on FWD_DONE *refused = entries the peer refused. */
@@ -136,8 +144,8 @@ static enum fwd_outcome fwd_post(struct fwd_peer *p, CURL *curl,
                                  const struct store_outbox_item *items, size_t n,
                                  uint64_t *refused)
 {
-    const struct conf *c = p->f->conf;
-    const char *me = msys_this_server(c->msys);
+    struct conf *c;
+    const char *me;
     char *body = sync_encode(items, n), ts[24], sig[SYNC_SIG_HEX_LEN + 1];
     char *h_server, *h_ts, *h_sig;
     struct curl_slist *hdrs = NULL;
@@ -146,6 +154,11 @@ static enum fwd_outcome fwd_post(struct fwd_peer *p, CURL *curl,
     long code = 0;
     CURLcode cc;
 
+    /* the key of the current config (fwd_set_conf), for this request */
+    pthread_mutex_lock(&p->f->lock);
+    c = conf_ref(p->f->conf);
+    pthread_mutex_unlock(&p->f->lock);
+    me = msys_this_server(c->msys);
     snprintf(ts, sizeof(ts), "%lld", (long long)time(NULL));
     sync_sign(c->key, c->key_len, "POST", SYNC_PATH, ts, me, body, strlen(body), sig);
     h_server = xasprintf("%s: %s", SYNC_HDR_SERVER, me);
@@ -185,8 +198,11 @@ static enum fwd_outcome fwd_post(struct fwd_peer *p, CURL *curl,
                   n, code, *refused);
         out = FWD_DONE;
     } else {
-        log_warn("%zu item(s) not taken: HTTP %ld: %.200s", n, code,
-                 reply.data ? reply.data : "");
+        log_warn("%zu item(s) not taken: HTTP %ld: %.200s%s", n, code,
+                 reply.data ? reply.data : "",
+                 code == 401 || code == 403 || code == 404
+                     ? " (check key_file, the [server] list and the tracker URL on both "
+                       "servers; retrying)" : "");
         out = fwd_permanent(code) ? FWD_REFUSED : FWD_RETRY;
     }
     curl_slist_free_all(hdrs);
@@ -195,6 +211,7 @@ static enum fwd_outcome fwd_post(struct fwd_peer *p, CURL *curl,
     xfree(h_sig);
     xfree(reply.data);
     free(body);         /* from json_dumps */
+    conf_unref(c);
     return out;
 }
 
@@ -231,6 +248,7 @@ static void *fwd_thread(void *arg)
         struct store_outbox_item *items = NULL;
         size_t n = 0;
         uint64_t *seqs, refused = 0;
+        char what[400] = "";
         enum fwd_outcome out;
         int rc;
 
@@ -252,6 +270,9 @@ static void *fwd_thread(void *arg)
         seqs = xcalloc(n, sizeof(*seqs));
         for (size_t i = 0; i < n; i++)
             seqs[i] = items[i].seq;
+        if (out == FWD_REFUSED && n == 1)   /* the log names what is parked */
+            snprintf(what, sizeof(what), "mail %s: read of %.320s", items[0].id,
+                     items[0].rcpt.address ? items[0].rcpt.address : "?");
         store_outbox_free(items, n);
 
         if (out == FWD_DONE) {
@@ -273,8 +294,8 @@ static void *fwd_thread(void *arg)
                 log_error("outbox: park: %s", store_strerror(rc));
             else
                 atomic_fetch_add(&p->parked, n);
-            log_warn("item %" PRIu64 " parked: %s will never take it", seqs[0],
-                     p->name);
+            log_warn("%s (outbox item %" PRIu64 ") parked: %s will never take it", what,
+                     seqs[0], p->name);
         }
         xfree(seqs);
         if (out != FWD_RETRY && !(out == FWD_REFUSED && n > 1) && isolate > 0)
@@ -316,8 +337,10 @@ fwd_t *fwd_start(struct conf *conf, store_t *st, const struct fwd_opts *opts)
     f->o.backoff_max_ms = fwd_default(f->o.backoff_max_ms, 60000);
     if (f->o.backoff_max_ms < f->o.backoff_min_ms)
         f->o.backoff_max_ms = f->o.backoff_min_ms;
-    f->o.connect_timeout_ms = fwd_default(f->o.connect_timeout_ms, 5000);
     f->o.timeout_ms = fwd_default(f->o.timeout_ms, 30000);
+    f->o.connect_timeout_ms = fwd_default(f->o.connect_timeout_ms, 5000);
+    if (f->o.connect_timeout_ms > f->o.timeout_ms)
+        f->o.connect_timeout_ms = f->o.timeout_ms;
     f->o.poll_ms = fwd_default(f->o.poll_ms, 30000);
     f->conf = conf_ref(conf);
     f->st = st;
@@ -395,6 +418,20 @@ fwd_t *fwd_stop(fwd_t *f)
     pthread_mutex_destroy(&f->lock);
     f->conf = conf_unref(f->conf);
     return xfree(f);
+}
+
+void fwd_set_conf(fwd_t *f, struct conf *conf)
+{
+    struct conf *old;
+
+    if (f == NULL)
+        return;
+    conf_ref(conf);
+    pthread_mutex_lock(&f->lock);
+    old = f->conf;
+    f->conf = conf;
+    pthread_mutex_unlock(&f->lock);
+    conf_unref(old);
 }
 
 static struct fwd_peer *fwd_find(fwd_t *f, const char *peer)

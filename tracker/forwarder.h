@@ -9,10 +9,11 @@
  *   peek up to batch_max oldest items for its peer (store_outbox_peek),
  *   sign them (sync.h) and POST them with libcurl, then
  *   - 2xx: delete them (store_outbox_delete); go on at once;
- *   - 400 401 403 404 413 422 (will never succeed): if the batch held more
+ *   - 400 413 422 (the body will never be taken): if the batch held more
  *     than one item, retry one item at a time so only the item that causes
  *     it is parked; a single item is parked (store_outbox_park) and counted;
- *   - anything else (5xx, 408, 409, 429, connect error, timeout): keep the
+ *   - anything else (5xx, 401 403 404 = a key or server list that differs
+ *     between the servers, 408, 409, 429, connect error, timeout): keep the
  *     items, wait an exponential backoff with jitter
  *       d = min(backoff_max, backoff_min * 2^(failures-1)), wait in [d/2, d]
  *     and retry with a new timestamp and signature;
@@ -52,6 +53,11 @@ fwd_t *fwd_start(struct conf *conf, store_t *st, const struct fwd_opts *opts);
 
 /* New items for peer (NULL = every peer).  f may be NULL (no-op). */
 void fwd_kick(fwd_t *f, const char *peer);
+
+/* A reloaded config: the key and this server's name sign the next request
+ * (peers, URLs and options stay those of fwd_start).  Takes its own
+ * reference.  f may be NULL. */
+void fwd_set_conf(fwd_t *f, struct conf *conf);
 
 /* Stops and joins every thread; returns NULL.  f may be NULL. */
 fwd_t *fwd_stop(fwd_t *f);

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -33,11 +34,14 @@
 struct http {
     struct MHD_Daemon *mhd;
     work_t            *work;
-    struct api_ctx     ctx;
+    struct api_ctx     ctx;          /* ctx.conf: the current config (one ref) */
+    pthread_mutex_t    conf_lock;    /* guards ctx.conf between swap and ref */
     struct http_opts   opts;
     unsigned           port;
     _Atomic long       in_flight;
     _Atomic int        draining;     /* after http_quiesce: close after each answer */
+    pthread_mutex_t    work_lock;    /* orders work_submit against http_stop */
+    int                work_closed;  /* under work_lock: no more jobs (503) */
 };
 
 enum http_state {
@@ -61,6 +65,8 @@ struct http_req {
     struct api_arg        args[HTTP_MAX_ARGS];
     size_t                n_args;
     int                   too_many_args;
+    int                   scope_error;  /* 403: the token lacks the route's scope */
+    struct api_ctx        ctx;          /* config snapshot (own ref) + store */
     struct api_req        areq;
     struct api_resp       resp;         /* set when an answer is decided */
     unsigned              code;         /* status sent (metrics) */
@@ -95,6 +101,11 @@ static void *http_uri_cb(void *cls, const char *uri, struct MHD_Connection *conn
 
     r->h = cls;
     r->conn = conn;
+    /* The config this request sees from start to end, even across a reload. */
+    pthread_mutex_lock(&r->h->conf_lock);
+    r->ctx.conf = conf_ref(r->h->ctx.conf);
+    pthread_mutex_unlock(&r->h->conf_lock);
+    r->ctx.store = r->h->ctx.store;
     r->start_us = http_now_us();
     r->uri_len = uri ? strlen(uri) : 0;
     return r;
@@ -119,6 +130,7 @@ static void http_completed(void *cls, struct MHD_Connection *conn, void **con_cl
         metrics_in_flight(-1);
     }
     api_resp_clear(&r->resp);
+    conf_unref(r->ctx.conf);
     free(r->body);
     free(r);
     *con_cls = NULL;
@@ -149,6 +161,9 @@ static enum MHD_Result http_queue(struct http_req *r, struct MHD_Connection *con
     if (r->resp.status == 401)
         MHD_add_response_header(mr, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
                                 "Bearer realm=\"mailstate\"");
+    else if (r->scope_error)    /* RFC 6750 3.1; tells it apart from 403 bad_mac */
+        MHD_add_response_header(mr, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                                "Bearer realm=\"mailstate\", error=\"insufficient_scope\"");
     MHD_add_response_header(mr, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     /* Shutting down: keep-alive clients must not keep the drain waiting. */
     if (atomic_load_explicit(&r->h->draining, memory_order_relaxed))
@@ -233,13 +248,15 @@ static enum MHD_Result http_begin(http_t *h, struct http_req *r,
         }
     }
 
-    rc = auth_check(h->ctx.conf,
+    rc = auth_check(r->ctx.conf,
                     MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                 MHD_HTTP_HEADER_AUTHORIZATION),
                     auth_route_scopes(r->route), &r->areq.token);
     if (auth_route_scopes(r->route) != 0 && rc != AUTH_OK) {
-        if (rc == AUTH_ESCOPE)
+        if (rc == AUTH_ESCOPE) {
             api_error(&r->resp, 403, "forbidden", "the token lacks the scope for this route");
+            r->scope_error = 1;
+        }
         else if (rc == AUTH_EBAD)
             api_error(&r->resp, 401, "unauthorized", "unknown token");
         else
@@ -285,7 +302,7 @@ static void http_job(void *arg)
 {
     struct http_req *r = arg;
 
-    api_handle(&r->h->ctx, &r->areq, &r->resp);
+    api_handle(&r->ctx, &r->areq, &r->resp);
     r->state = HTTP_READY;
     /* MHD's resume takes its cleanup mutex: r's fields are visible after it. */
     MHD_resume_connection(r->conn);
@@ -327,13 +344,26 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn,
         r->areq.body_len = r->body_len;
         r->areq.now_ms = http_wall_ms();
         if (route_is_write(r->route)) {
+            /*
+             * A request may complete its body after http_stop() began (a
+             * keep-alive client, or one still uploading when the drain gave
+             * up): the pool is gone then, and a job submitted to it would
+             * run on freed memory or never resume the connection.
+             */
+            pthread_mutex_lock(&h->work_lock);
+            if (h->work_closed) {
+                pthread_mutex_unlock(&h->work_lock);
+                api_error(&r->resp, 503, "unavailable", "the tracker is shutting down");
+                return http_queue(r, conn);
+            }
             r->state = HTTP_WAIT;
             /* Suspend before submitting, so the job's resume cannot come first. */
             MHD_suspend_connection(conn);
             work_submit(h->work, http_job, r);
+            pthread_mutex_unlock(&h->work_lock);
             return MHD_YES;
         }
-        api_handle(&h->ctx, &r->areq, &r->resp);
+        api_handle(&r->ctx, &r->areq, &r->resp);
         return http_queue(r, conn);
 
     case HTTP_READY:
@@ -427,6 +457,9 @@ int http_start(const struct http_opts *opts, const struct api_ctx *ctx,
     }
     h = xcalloc(1, sizeof *h);
     h->ctx = *ctx;
+    h->ctx.conf = conf_ref(ctx->conf);
+    pthread_mutex_init(&h->conf_lock, NULL);
+    pthread_mutex_init(&h->work_lock, NULL);
     h->opts = *opts;
     h->opts.listen = NULL;      /* not kept */
     if (h->opts.writers == 0)
@@ -459,6 +492,9 @@ int http_start(const struct http_opts *opts, const struct api_ctx *ctx,
         snprintf(err, errlen, "cannot listen on %s (in use, or not an address of this host)",
                  opts->listen);
         h->work = work_stop(h->work);
+        conf_unref(h->ctx.conf);
+        pthread_mutex_destroy(&h->conf_lock);
+        pthread_mutex_destroy(&h->work_lock);
         free(h);
         return -1;
     }
@@ -466,6 +502,17 @@ int http_start(const struct http_opts *opts, const struct api_ctx *ctx,
     h->port = info ? info->port : 0;
     *out = h;
     return 0;
+}
+
+void http_set_conf(http_t *h, struct conf *c)
+{
+    struct conf *old;
+
+    pthread_mutex_lock(&h->conf_lock);
+    old = h->ctx.conf;
+    h->ctx.conf = c;
+    pthread_mutex_unlock(&h->conf_lock);
+    conf_unref(old);            /* freed when its last request ends */
 }
 
 unsigned http_port(const http_t *h)
@@ -500,10 +547,17 @@ http_t *http_stop(http_t *h)
 {
     if (h == NULL)
         return NULL;
-    /* Queued writes finish and resume their connections before MHD stops. */
+    /* Writes whose body completes from now on are answered 503 ... */
+    pthread_mutex_lock(&h->work_lock);
+    h->work_closed = 1;
+    pthread_mutex_unlock(&h->work_lock);
+    /* ... and queued ones finish and resume their connections before MHD stops. */
     h->work = work_stop(h->work);
     http_drain(h, 2000);
     MHD_stop_daemon(h->mhd);
+    conf_unref(h->ctx.conf);
+    pthread_mutex_destroy(&h->conf_lock);
+    pthread_mutex_destroy(&h->work_lock);
     free(h);
     return NULL;
 }

@@ -27,8 +27,9 @@
  * Shutdown: http_quiesce() stops accepting new connections and makes every
  * later answer close its connection (so keep-alive clients let go);
  * http_drain() waits until no request is in flight (or timeout_ms passed,
- * returns the number still in flight); http_stop() finishes queued writes,
- * stops the daemon and frees everything (returns NULL).
+ * returns the number still in flight); http_stop() finishes queued writes
+ * (a write whose body completes after that is answered 503), stops the
+ * daemon and frees everything (returns NULL).
  */
 #include <stddef.h>
 
@@ -47,9 +48,17 @@ struct http_opts {
 
 typedef struct http http_t;
 
-/* 0, or -1 with a message in err. ctx must outlive the server. */
+/* 0, or -1 with a message in err.  Takes its own reference on ctx->conf;
+ * ctx->store must outlive the server. */
 int http_start(const struct http_opts *opts, const struct api_ctx *ctx,
                http_t **out, char *err, size_t errlen);
+/*
+ * Install a new config for requests that start from now on (tokens,
+ * opt-outs, key, limits inside api); requests in progress keep theirs.
+ * Takes over the caller's reference.  Listen address, thread counts and
+ * the HTTP limits given to http_start() do not change.
+ */
+void http_set_conf(http_t *h, struct conf *c);
 /* The bound TCP port (useful with port 0). */
 unsigned http_port(const http_t *h);
 void http_quiesce(http_t *h);

@@ -11,7 +11,11 @@
  * Startup order: config, daemonize, PID file, drop privileges, store, HTTP.
  * The main thread then only waits for signals: SIGTERM/SIGINT stop accepting
  * connections, let the requests in flight finish (their writes included),
- * and exit 0.  SIGHUP is logged and ignored (restart to apply a new config).
+ * and exit 0.  SIGHUP reloads the config for requests that start afterwards
+ * (tokens, opt-outs, tracking switch, key - for reads, syncs received and
+ * syncs sent); a config with errors is logged
+ * and the running one kept.  Listen address, store, threads, limits, user
+ * and peers need a restart (logged when they differ).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -116,6 +120,62 @@ static int main_check_tracker(const struct conf *c)
     return 0;
 }
 
+static int main_differs(const char *a, const char *b)
+{
+    return strcmp(a ? a : "", b ? b : "") != 0;
+}
+
+/*
+ * SIGHUP: load the file again and hand it to the HTTP server.  Runs on the
+ * main thread; errors go to the log (stderr may be /dev/null by now).
+ */
+static void main_reload(const char *path, int given, const struct conf *running,
+                        http_t *http)
+{
+    char *errors = NULL;
+    struct sockaddr_storage ss;
+    size_t sslen;
+    struct conf *c = conf_load(path, given ? 0 : CONF_MISSING_OK, &errors);
+
+    if (c == NULL) {
+        char *line, *save = NULL;
+        for (line = strtok_r(errors, "\n", &save); line != NULL;
+             line = strtok_r(NULL, "\n", &save))
+            log_error("reload: %s", line);
+        log_error("reload: %s has errors; keeping the running config", path);
+        free(errors);
+        return;
+    }
+    free(errors);
+    if (http_parse_listen(c->tracker_listen, &ss, &sslen) != 0) {
+        log_error("reload: [tracker] listen \"%s\" is not HOST:PORT; keeping the running config",
+                  c->tracker_listen ? c->tracker_listen : "");
+        conf_unref(c);
+        return;
+    }
+    if (main_differs(c->tracker_listen, running->tracker_listen) ||
+        main_differs(c->store_path, running->store_path) ||
+        main_differs(c->this_server, running->this_server) ||
+        c->tracker_threads != running->tracker_threads ||
+        c->tracker_max_body != running->tracker_max_body ||
+        c->tracker_max_header != running->tracker_max_header ||
+        c->tracker_max_url != running->tracker_max_url ||
+        c->tracker_max_connections != running->tracker_max_connections ||
+        c->tracker_idle_timeout != running->tracker_idle_timeout ||
+        c->retention != running->retention ||
+        c->tracker_forward_batch != running->tracker_forward_batch ||
+        c->tracker_forward_backoff_max != running->tracker_forward_backoff_max ||
+        c->tracker_forward_timeout != running->tracker_forward_timeout ||
+        c->tracker_forward_poll != running->tracker_forward_poll ||
+        msys_server_count(c->msys) != msys_server_count(running->msys))
+        log_warn("reload: listen, store, this_server, threads, limits, retention, "
+                 "forward_* and server list changes take effect at the next restart");
+    log_set_level((enum log_level)c->log_level);
+    peer_set_conf(c);           /* sync receiver and forwarder: own references */
+    http_set_conf(http, c);
+    log_info("reload: %s loaded", path);
+}
+
 int main(int argc, char **argv)
 {
     const char *conf_path = MAILSTATE_CONF_PATH;
@@ -216,7 +276,7 @@ int main(int argc, char **argv)
         if (sigwait(&sigs, &sig) != 0)
             continue;
         if (sig == SIGHUP) {
-            log_info("SIGHUP: the tracker does not reload; restart it to apply a new config");
+            main_reload(conf_path, given, conf, http);
             continue;
         }
         break;

@@ -44,7 +44,21 @@ void peer_start(struct conf *conf, store_t *st)
 {
     peer_rx = sync_receiver_new(conf, st, 0);
     api_register(ROUTE_SYNC, peer_sync_handler);
-    peer_fwd = fwd_start(conf, st, NULL);
+    /* [tracker] forward_*: batch size, backoff cap, request timeout, idle poll */
+    struct fwd_opts o = {
+        .batch_max = conf->tracker_forward_batch > 0 ? (size_t)conf->tracker_forward_batch : 0,
+        .backoff_max_ms = (unsigned)conf->tracker_forward_backoff_max * 1000u,
+        .timeout_ms = (unsigned)conf->tracker_forward_timeout * 1000u,
+        .poll_ms = (unsigned)conf->tracker_forward_poll * 1000u,
+    };
+    peer_fwd = fwd_start(conf, st, &o);
+}
+
+void peer_set_conf(struct conf *conf)
+{
+    if (peer_rx != NULL)
+        sync_receiver_set_conf(peer_rx, conf);
+    fwd_set_conf(peer_fwd, conf);
 }
 
 void peer_kick(const char *peer)

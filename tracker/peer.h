@@ -3,7 +3,7 @@
 /*
  * peer - wires the peer sync (sync.h) and the outbox forwarder
  * (forwarder.h) into the tracker, so the tracker's own files only call
- * these four functions.
+ * these functions.
  *
  *   peer_start()  before the HTTP server starts: creates the sync receiver,
  *                 registers the POST /v1/sync handler (api_register) and
@@ -27,6 +27,9 @@
 #include "store.h"
 
 void peer_start(struct conf *conf, store_t *st);
+/* SIGHUP: the receiver and the forwarder use conf (its key, server list,
+ * opt-outs, tracking switch) for requests from now on; own references. */
+void peer_set_conf(struct conf *conf);
 void peer_kick(const char *peer);
 void peer_metrics_write(FILE *fp);
 void peer_stop(void);

@@ -325,7 +325,8 @@ struct sync_slot {
 };
 
 struct sync_receiver {
-    struct conf      *conf;
+    struct conf      *conf;     /* current config; under conf_lock */
+    pthread_mutex_t   conf_lock;
     store_t          *st;
     pthread_mutex_t   lock;
     size_t            n_buckets;
@@ -340,6 +341,7 @@ sync_receiver_t *sync_receiver_new(struct conf *conf, store_t *st,
     if (replay_slots == 0)
         replay_slots = 8192;
     r->conf = conf_ref(conf);
+    pthread_mutex_init(&r->conf_lock, NULL);
     r->st = st;
     r->n_buckets = (replay_slots + SYNC_BUCKET_SLOTS - 1) / SYNC_BUCKET_SLOTS;
     r->slots = xcalloc(r->n_buckets * SYNC_BUCKET_SLOTS, sizeof(*r->slots));
@@ -352,9 +354,33 @@ sync_receiver_t *sync_receiver_free(sync_receiver_t *r)
     if (r == NULL)
         return NULL;
     pthread_mutex_destroy(&r->lock);
+    pthread_mutex_destroy(&r->conf_lock);
     r->slots = xfree(r->slots);
     r->conf = conf_unref(r->conf);
     return xfree(r);
+}
+
+void sync_receiver_set_conf(sync_receiver_t *r, struct conf *conf)
+{
+    struct conf *old;
+
+    conf_ref(conf);
+    pthread_mutex_lock(&r->conf_lock);
+    old = r->conf;
+    r->conf = conf;
+    pthread_mutex_unlock(&r->conf_lock);
+    conf_unref(old);
+}
+
+/* The config one request uses from start to end (a reference). */
+static struct conf *sync_conf_get(sync_receiver_t *r)
+{
+    struct conf *c;
+
+    pthread_mutex_lock(&r->conf_lock);
+    c = conf_ref(r->conf);
+    pthread_mutex_unlock(&r->conf_lock);
+    return c;
 }
 
 /* Remember mac until expires; SYNC_EREPLAY if live already, SYNC_EBUSY if full. */
@@ -389,11 +415,11 @@ static int sync_remember(sync_receiver_t *r, const unsigned char *mac,
     return rc;
 }
 
-int sync_check(sync_receiver_t *r, const char *method, const char *path,
-               const char *server, const char *timestamp, const char *sig_hex,
-               const char *body, size_t body_len, long long now_s)
+static int sync_check_c(sync_receiver_t *r, const struct conf *c, const char *method,
+                        const char *path, const char *server, const char *timestamp,
+                        const char *sig_hex, const char *body, size_t body_len,
+                        long long now_s)
 {
-    const struct conf *c = r->conf;
     unsigned char mac[SYNC_MAC_LEN];
     long long ts, window = c->tracker_sync_window;
     int rc;
@@ -422,6 +448,18 @@ int sync_check(sync_receiver_t *r, const char *method, const char *path,
     return sync_remember(r, mac, ts + window, now_s);
 }
 
+int sync_check(sync_receiver_t *r, const char *method, const char *path,
+               const char *server, const char *timestamp, const char *sig_hex,
+               const char *body, size_t body_len, long long now_s)
+{
+    struct conf *c = sync_conf_get(r);
+    int rc = sync_check_c(r, c, method, path, server, timestamp, sig_hex, body, body_len,
+                          now_s);
+
+    conf_unref(c);
+    return rc;
+}
+
 static const char *sync_domain(const char *addr_key)
 {
     const char *at = strrchr(addr_key, '@');
@@ -438,10 +476,10 @@ const char *sync_home_peer(const msys_t *ms, const char *sender_key)
 }
 
 /* Is the entry one this server may take from peer? SYNC_R_COUNT if so. */
-static enum sync_reason sync_entry_allowed(sync_receiver_t *r, const char *peer,
+static enum sync_reason sync_entry_allowed(const struct conf *c, const char *peer,
                                            const struct sync_entry *e)
 {
-    const msys_t *ms = r->conf->msys;
+    const msys_t *ms = c->msys;
     const char *home = msys_domain_server(ms, sync_domain(e->sender));
     const char *rserver = NULL;
 
@@ -450,22 +488,22 @@ static enum sync_reason sync_entry_allowed(sync_receiver_t *r, const char *peer,
     if (msys_judge_recipient(ms, e->rcpt.address, &rserver) != MSYS_SYSTEM ||
         rserver == NULL || strcmp(rserver, peer) != 0)
         return SYNC_R_WRONG_PEER;
-    if (!r->conf->tracking)
+    if (!c->tracking)
         return SYNC_R_TRACKING_OFF;
-    if (conf_is_opt_out(r->conf, e->rcpt.address))
+    if (conf_is_opt_out(c, e->rcpt.address))
         return SYNC_R_OPT_OUT;
     return SYNC_R_COUNT;
 }
 
 /* Check and merge one entry: SYNC_OK with *why (SYNC_R_COUNT = merged), or
    SYNC_ESTORE. */
-static int sync_apply_one(sync_receiver_t *r, const char *peer,
+static int sync_apply_one(sync_receiver_t *r, const struct conf *c, const char *peer,
                           const struct sync_entry *e, enum sync_reason *why)
 {
     struct store_mail_rec *rec = NULL;
     int rc;
 
-    *why = sync_entry_allowed(r, peer, e);
+    *why = sync_entry_allowed(c, peer, e);
     if (*why != SYNC_R_COUNT)
         return SYNC_OK;
     rc = store_get_mail(r->st, e->id, &rec);
@@ -506,6 +544,7 @@ static int sync_apply_one(sync_receiver_t *r, const char *peer,
 
 struct sync_job {
     sync_receiver_t         *r;
+    const struct conf       *c;
     const char              *peer;
     const struct sync_batch *b;
     enum sync_reason        *why;     /* per entry */
@@ -519,15 +558,15 @@ static void *sync_worker(void *arg)
     size_t i;
 
     while ((i = atomic_fetch_add(&j->next, 1)) < j->b->n && !atomic_load(&j->failed))
-        if (sync_apply_one(j->r, j->peer, &j->b->entries[i], &j->why[i]) != SYNC_OK)
+        if (sync_apply_one(j->r, j->c, j->peer, &j->b->entries[i], &j->why[i]) != SYNC_OK)
             atomic_store(&j->failed, 1);
     return NULL;
 }
 
-int sync_apply(sync_receiver_t *r, const char *peer, const struct sync_batch *b,
-               struct sync_apply_result *res)
+static int sync_apply_c(sync_receiver_t *r, const struct conf *c, const char *peer,
+                        const struct sync_batch *b, struct sync_apply_result *res)
 {
-    struct sync_job job = { .r = r, .peer = peer, .b = b };
+    struct sync_job job = { .r = r, .c = c, .peer = peer, .b = b };
     pthread_t tid[SYNC_APPLY_THREADS];
     size_t n_threads = 0, want = b->n < SYNC_APPLY_THREADS ? b->n : SYNC_APPLY_THREADS;
     sigset_t all, old;
@@ -571,6 +610,16 @@ int sync_apply(sync_receiver_t *r, const char *peer, const struct sync_batch *b,
     return SYNC_OK;
 }
 
+int sync_apply(sync_receiver_t *r, const char *peer, const struct sync_batch *b,
+               struct sync_apply_result *res)
+{
+    struct conf *c = sync_conf_get(r);
+    int rc = sync_apply_c(r, c, peer, b, res);
+
+    conf_unref(c);
+    return rc;
+}
+
 static int sync_fail(enum sync_reason why, int status, const char *server,
                      const char *detail, char **reply)
 {
@@ -586,10 +635,10 @@ static int sync_fail(enum sync_reason why, int status, const char *server,
     return status;
 }
 
-int sync_handle(sync_receiver_t *r, const char *method, const char *path,
-                const char *server, const char *timestamp, const char *sig_hex,
-                const char *body, size_t body_len, long long now_s,
-                char **reply)
+static int sync_handle_c(sync_receiver_t *r, const struct conf *c, const char *method,
+                         const char *path, const char *server, const char *timestamp,
+                         const char *sig_hex, const char *body, size_t body_len,
+                         long long now_s, char **reply)
 {
     struct sync_batch b;
     struct sync_apply_result res;
@@ -600,8 +649,8 @@ int sync_handle(sync_receiver_t *r, const char *method, const char *path,
     *reply = NULL;
     if (body == NULL)
         body = "";
-    rc = sync_check(r, method, path, server, timestamp, sig_hex, body, body_len,
-                    now_s);
+    rc = sync_check_c(r, c, method, path, server, timestamp, sig_hex, body, body_len,
+                      now_s);
     switch (rc) {
     case SYNC_OK:
         break;
@@ -630,7 +679,7 @@ int sync_handle(sync_receiver_t *r, const char *method, const char *path,
     if (rc != SYNC_OK)
         return sync_fail(SYNC_R_BAD_BODY, rc == SYNC_EJSON ? 400 : 422, server,
                          err, reply);
-    rc = sync_apply(r, server, &b, &res);
+    rc = sync_apply_c(r, c, server, &b, &res);
     sync_batch_clear(&b);
     if (rc != SYNC_OK)
         return sync_fail(SYNC_R_STORE, 503, server, "store error, retry later",
@@ -644,6 +693,19 @@ int sync_handle(sync_receiver_t *r, const char *method, const char *path,
         log_panic("sync: out of memory");
     json_decref(j);
     return 200;
+}
+
+int sync_handle(sync_receiver_t *r, const char *method, const char *path,
+                const char *server, const char *timestamp, const char *sig_hex,
+                const char *body, size_t body_len, long long now_s,
+                char **reply)
+{
+    struct conf *c = sync_conf_get(r);
+    int status = sync_handle_c(r, c, method, path, server, timestamp, sig_hex, body,
+                               body_len, now_s, reply);
+
+    conf_unref(c);
+    return status;
 }
 
 uint64_t sync_refused_count(enum sync_reason r)

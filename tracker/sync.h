@@ -30,8 +30,10 @@
  *   - the store fails                                              [503]
  * Stale timestamps and replays answer 409, not 401: a peer whose clock is
  * off, or whose earlier attempt did get through, must retry (with a new
- * timestamp), not park its items forever.  A bad signature or a bad body
- * will never succeed and is parked by the sender (forwarder.h).
+ * timestamp), not park its items forever.  A bad body will never succeed
+ * and is parked by the sender; a bad signature or an unknown peer is a
+ * configuration difference between the servers, retried until fixed
+ * (forwarder.h).
  *
  * Entries of an accepted batch are merged one by one (store_merge: first
  * read = min, last read = max, count = max; idempotent, order-free).  An
@@ -155,6 +157,12 @@ typedef struct sync_receiver sync_receiver_t;
 sync_receiver_t *sync_receiver_new(struct conf *conf, store_t *st,
                                    size_t replay_slots);
 sync_receiver_t *sync_receiver_free(sync_receiver_t *r);
+/*
+ * A reloaded config (SIGHUP) for requests that start from now on: key,
+ * server list, window, tracking switch and opt-outs; a request in progress
+ * keeps the one it started with.  Takes its own reference.
+ */
+void sync_receiver_set_conf(sync_receiver_t *r, struct conf *conf);
 
 /*
  * Check signature, peer, window and replay (in that order, so only a signed

@@ -67,7 +67,12 @@ milter_start() {
     MILTER_SOCKET=$(milter_socket_of "$conf")
     "$MILTER_BIN" -f -c "$conf" >>"$T/milter.log" 2>&1 &
     MILTER_PID=$!
-    t_defer "kill -KILL $MILTER_PID"
+    # Kill at exit only a milter still running: its PID is cleared once it
+    # is stopped, so a reused PID is never hit. Registered once.
+    if [ -z "${_MILTER_DEFERRED:-}" ]; then
+        t_defer milter_kill
+        _MILTER_DEFERRED=1
+    fi
     if ! t_wait milter_accepts "$MILTER_SOCKET"; then
         t_log "milter did not come up on $MILTER_SOCKET; log:"
         cat "$T/milter.log" >&2

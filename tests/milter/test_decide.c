@@ -345,6 +345,48 @@ static void test_peer_id_extra_forgery(void **state)
     decide_out_clear(&out);
 }
 
+/*
+ * Bad input: a trusted client (a webmail on loopback, a peer relaying what
+ * it was given) sends 3000 X-Mail-Id and 3000 X-Sender headers.  Trying
+ * every pair would be 9 million MAC checks at end-of-data - minutes during
+ * which the MTA waits.  Only the first DECIDE_KEEP_TRY of each are tried
+ * (a real relay carries one of each); all are deleted; the in-system
+ * sender's mail is tagged afresh.  A valid pair hidden behind the limit is
+ * therefore not kept: that is how the test tells the bound is there.
+ */
+static void test_header_flood(void **state)
+{
+    const struct conf *c = *state;
+    const char *rcpts[] = { "<bob@a.example>" };
+    enum { N = 3000 };
+    const char **ids = xcalloc(N, sizeof(*ids)), **senders = xcalloc(N, sizeof(*senders));
+    char v[MAILID_VALUE_LEN + 1];
+    struct decide_in in = { .conf = c, .sender = "<alice@a.example>", .client_addr = TRUSTED,
+                            .rcpts = rcpts, .n_rcpts = 1 };
+    struct decide_out out;
+
+    valid_value(c, "carol@c.example", v);
+    for (size_t i = 0; i < N; i++) {
+        ids[i] = "01JDQ0000000000000000000000.AAAAAAAAAAAAAAAA";
+        senders[i] = "mallory@a.example";
+    }
+    ids[N - 1] = v;                           /* the one valid pair, last */
+    senders[N - 1] = "carol@c.example";
+    in.mailid_hdrs = ids;
+    in.n_mailid_hdrs = N;
+    in.sender_hdrs = senders;
+    in.n_sender_hdrs = N;
+    assert_int_equal(decide(&in, &out), 0);
+    assert_int_equal(out.action, DECIDE_TAG);
+    assert_int_equal(out.n_del_mailid, N);
+    assert_int_equal(out.n_del_sender, N);
+    assert_int_equal(out.del_mailid[0], N);   /* highest first */
+    assert_int_equal(out.del_mailid[N - 1], 1);
+    decide_out_clear(&out);
+    free(ids);
+    free(senders);
+}
+
 /* Bad input: a tampered MAC from a trusted peer is removed; an in-system sender is re-tagged. */
 static void test_tampered_mac(void **state)
 {
@@ -453,6 +495,64 @@ static void test_record_subject(void **state)
     conf_unref(c2);
 }
 
+/*
+ * Bad input: a Message-ID (5000 bytes) and a Subject (6000 bytes of UTF-8)
+ * longer than the mail log takes per field (4096).  Postfix passes headers
+ * up to 100 kB, so this is legal mail: decide() cuts both (the Subject
+ * between two characters) so the record is written and the mail tagged -
+ * not passed untagged, or with on_error = tempfail deferred until it
+ * bounces.  The real store must take the result.
+ */
+static void test_long_fields(void **state)
+{
+    const char *rcpts[] = { "<bob@a.example>" };
+    char *msgid = xmalloc(5001), *subject = xmalloc(6001), *qid = xmalloc(5001);
+    struct decide_in in = { .sender = "<alice@a.example>", .client_addr = TRUSTED,
+                            .rcpts = rcpts, .n_rcpts = 1 };
+    struct decide_out out;
+    struct conf *c = make_conf("record_subject = yes");
+    struct store_opts so = { 0 };
+    store_t *st = NULL;
+    char err[256], *path = xasprintf("%s/store-long", tmpdir), *cmd;
+
+    (void)state;
+    msgid[0] = '<';
+    memset(msgid + 1, 'm', 4998);
+    memcpy(msgid + 4999, ">", 2);
+    for (size_t i = 0; i < 3000; i++)
+        memcpy(subject + 2 * i, "\xc3\xa4", 2);              /* "ä" */
+    subject[6000] = '\0';
+    memset(qid, 'Q', 5000);
+    qid[5000] = '\0';
+    in.conf = c;
+    in.message_id = msgid;
+    in.subject = subject;
+    in.queue_id = qid;
+    assert_int_equal(decide(&in, &out), 0);
+    assert_int_equal(out.action, DECIDE_TAG);
+    assert_true(strlen(out.mail.message_id) <= DECIDE_FIELD_MAX);
+    assert_true(strlen(out.mail.queue_id) <= DECIDE_FIELD_MAX);
+    assert_true(strlen(out.mail.subject) <= DECIDE_FIELD_MAX);
+    assert_true(strlen(out.mail.subject) % 2 == 0);        /* no half "ä" */
+    assert_memory_equal(out.mail.message_id, msgid, strlen(out.mail.message_id));
+
+    so.path = path;
+    so.map_size = 4 << 20;
+    so.map_size_max = 4 << 20;
+    assert_int_equal(store_open(&so, &st, err, sizeof(err)), STORE_OK);
+    assert_int_equal(store_put_sent(st, &out.mail, out.rcpts, out.n_rcpts), STORE_OK);
+    st = store_close(st);
+    decide_out_clear(&out);
+    conf_unref(c);
+    cmd = xasprintf("rm -rf '%s'", path);
+    assert_int_equal(system(cmd), 0);
+    free(cmd);
+    free(path);
+    free(msgid);
+    free(subject);
+    free(qid);
+}
+
 /* The org-wide switch: nothing tagged or recorded, forgeries still removed. */
 static void test_tracking_off(void **state)
 {
@@ -508,6 +608,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_500_recipients, setup, teardown),
         cmocka_unit_test_setup_teardown(test_record_subject, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tracking_off, setup, teardown),
+        cmocka_unit_test(test_long_fields),
+        cmocka_unit_test_setup_teardown(test_header_flood, setup, teardown),
         cmocka_unit_test(test_value_ok),
     };
     return cmocka_run_group_tests(tests, setup_all, teardown_all);

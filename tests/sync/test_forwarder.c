@@ -24,6 +24,7 @@
 
 #include "fixture.h"
 #include "forwarder.h"
+#include "peer.h"
 #include "sync.h"
 
 /* Poll expr every 10 ms for up to 20 s. */
@@ -356,30 +357,68 @@ static void test_413_one_at_a_time(void **state)
         assert_true(fx_home_read(x, i));
 }
 
-/* A forwarder signing with the wrong key gets 401: parked, not retried
-   forever; the home server changes nothing. */
-static void test_bad_key_parked(void **state)
+/*
+ * A forwarder signing with the wrong key gets 401 (bad input: a key that
+ * differs between servers, e.g. halfway through a key rotation).  That is
+ * the request's fault, not any item's: the items stay queued and are
+ * retried, nothing is parked (there is no way back from "parked"), the home
+ * server changes nothing; once the key is right everything arrives.  403
+ * (this server missing from the peer's server list) and 404 (no sync route
+ * at that URL) are the same kind of configuration trouble.
+ */
+static void test_bad_key_retried(void **state)
 {
     struct fx *x = *state;
     struct conf *wrong = fx_conf("mx2", x->badkey, x->mx1_url, "http://127.0.0.1:9");
     uint64_t badsig = sync_refused_count(SYNC_R_BAD_SIGNATURE);
-    size_t depth = 9, parked = 0;
+    size_t depth = 0, parked = 9;
     uint64_t oldest = 0;
 
     srv_start(&x->srv);
     fx_reads(x, 3);
     x->fwd = fwd_start(wrong, x->st2, &x->o);
-    WAIT_FOR(fx_stats(x).parked == 3);
-    assert_true(fx_stats(x).parked == 3);
+    WAIT_FOR(sync_refused_count(SYNC_R_BAD_SIGNATURE) - badsig >= 4);
+    assert_true(sync_refused_count(SYNC_R_BAD_SIGNATURE) - badsig >= 4);
+    x->fwd = fwd_stop(x->fwd);
     assert_int_equal(store_outbox_stats(x->st2, "mx1", &depth, &oldest, &parked), STORE_OK);
-    assert_int_equal(depth, 0);
-    assert_int_equal(parked, 3);
+    assert_int_equal(depth, 3);
+    assert_int_equal(parked, 0);
     for (size_t i = 0; i < 3; i++)
         assert_int_equal(fx_entry(x->st1, x->ids[i], "bob@c.example").status, STORE_SENT);
-    /* one batch of 3, then one at a time: 4 refusals */
-    assert_true(sync_refused_count(SYNC_R_BAD_SIGNATURE) - badsig == 4);
-    x->fwd = fwd_stop(x->fwd);
     conf_unref(wrong);
+
+    /* the key fixed (a restart with the right config): all of it arrives */
+    x->fwd = fwd_start(x->conf2, x->st2, &x->o);
+    WAIT_FOR(fx_depth(x) == 0);
+    assert_int_equal(fx_depth(x), 0);
+    for (size_t i = 0; i < 3; i++)
+        assert_true(fx_home_read(x, i));
+}
+
+/* 403 and 404 from the peer: retried, never parked. */
+static void test_403_404_retried(void **state)
+{
+    struct fx *x = *state;
+
+    atomic_store(&x->srv.fail_first, 2);
+    x->srv.fail_code = 403;
+    srv_start(&x->srv);
+    fx_reads(x, 2);
+    x->fwd = fwd_start(x->conf2, x->st2, &x->o);
+    WAIT_FOR(fx_depth(x) == 0);
+    assert_int_equal(fx_depth(x), 0);
+    assert_true(fx_stats(x).parked == 0);
+    x->fwd = fwd_stop(x->fwd);
+
+    fx_reads(x, 1);
+    atomic_store(&x->srv.fail_first, 2);
+    x->srv.fail_code = 404;
+    x->fwd = fwd_start(x->conf2, x->st2, &x->o);
+    WAIT_FOR(fx_depth(x) == 0);
+    assert_int_equal(fx_depth(x), 0);
+    assert_true(fx_stats(x).parked == 0);
+    for (size_t i = 0; i < 3; i++)
+        assert_true(fx_home_read(x, i));
 }
 
 /* One item the peer refuses for good (422) is parked alone; the others in
@@ -440,6 +479,26 @@ static void test_stop_aborts_hung_request(void **state)
     close(fd);
 }
 
+/* [tracker] forward_batch reaches the forwarder through peer_start(): 5
+   queued reads with forward_batch = 2 take exactly 3 requests. */
+static void test_peer_conf_batch(void **state)
+{
+    struct fx *x = *state;
+
+    assert_int_equal(x->conf2->tracker_forward_batch, 100);      /* the default */
+    x->conf2->tracker_forward_batch = 2;
+    x->conf2->tracker_forward_backoff_max = 1;
+    srv_start(&x->srv);
+    fx_reads(x, 5);
+    peer_start(x->conf2, x->st2);
+    WAIT_FOR(fx_depth(x) == 0);
+    peer_stop();
+    assert_int_equal(fx_depth(x), 0);
+    assert_int_equal(atomic_load(&x->srv.requests), 3);
+    for (size_t i = 0; i < 5; i++)
+        assert_true(fx_home_read(x, i));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -448,10 +507,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_5xx_retried, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_429_retried, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_413_one_at_a_time, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_bad_key_parked, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_bad_key_retried, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_403_404_retried, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_poison_isolated, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_kick_wakes, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_stop_aborts_hung_request, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_peer_conf_batch, fx_setup, fx_teardown),
     };
 
     if (mailid_init() != MAILID_OK)

@@ -599,6 +599,52 @@ static void test_handle_privacy(void **state)
     }
 }
 
+/*
+ * SIGHUP: an opt-out added by a reload holds for syncs from then on (the
+ * receiver kept its start-up config before, so a reloaded opt-out let the
+ * peers' reads through).  A key rotated by a reload verifies new
+ * signatures, and the old key is refused.
+ */
+static void test_reload_conf(void **state)
+{
+    struct rx *x = *state;
+    static const char *const rcpts[] = { "carol@c.example" };
+    static const char *const servers[] = { "mx2" };
+    struct conf *c = fx_conf_ex("mx1", x->key, "http://127.0.0.1:1", "http://127.0.0.1:2",
+                                "opt_out = carol@c.example");
+    char *key2 = fx_key(x->dir, "system2.key", 'n');
+    struct conf *c2 = fx_conf("mx1", key2, "http://127.0.0.1:1", "http://127.0.0.1:2");
+    char id[MAILID_ID_LEN + 1] = "", *body, *reply = NULL, sig[SYNC_SIG_HEX_LEN + 1];
+
+    fx_mail(x->st, "alice@a.example", id, rcpts, servers, 1);
+    body = rx_body(id, "alice@a.example", "carol@c.example", 5000, 5000, 1);
+    sync_receiver_set_conf(x->r, c);
+    conf_unref(c);                 /* the receiver holds its own reference */
+    sync_sign(x->conf->key, x->conf->key_len, "POST", SYNC_PATH, "1764325200", "mx2", body,
+              strlen(body), sig);
+    assert_int_equal(sync_handle(x->r, "POST", SYNC_PATH, "mx2", "1764325200", sig, body,
+                                 strlen(body), 1764325200, &reply), 200);
+    assert_string_equal(reply, "{\"merged\":0,\"refused\":1}");
+    assert_int_equal(fx_entry(x->st, id, "carol@c.example").status, STORE_SENT);
+    xfree(reply);
+
+    /* a new key: the old one no longer verifies, the new one does */
+    sync_receiver_set_conf(x->r, c2);
+    assert_int_equal(sync_handle(x->r, "POST", SYNC_PATH, "mx2", "1764325201", sig, body,
+                                 strlen(body), 1764325200, &reply), 401);
+    xfree(reply);
+    sync_sign(c2->key, c2->key_len, "POST", SYNC_PATH, "1764325201", "mx2", body,
+              strlen(body), sig);
+    assert_int_equal(sync_handle(x->r, "POST", SYNC_PATH, "mx2", "1764325201", sig, body,
+                                 strlen(body), 1764325200, &reply), 200);
+    assert_string_equal(reply, "{\"merged\":1,\"refused\":0}");
+    assert_int_equal(fx_entry(x->st, id, "carol@c.example").status, STORE_READ);
+    xfree(reply);
+    xfree(body);
+    conf_unref(c2);
+    xfree(key2);
+}
+
 /* Where a read of a sender's mail must go. */
 static void test_home_peer(void **state)
 {
@@ -647,6 +693,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_handle_refused_entries, rx_setup, rx_teardown),
         cmocka_unit_test_setup_teardown(test_handle_large_batch, rx_setup, rx_teardown),
         cmocka_unit_test_setup_teardown(test_handle_privacy, rx_setup, rx_teardown),
+        cmocka_unit_test_setup_teardown(test_reload_conf, rx_setup, rx_teardown),
         cmocka_unit_test_setup_teardown(test_home_peer, rx_setup, rx_teardown),
         cmocka_unit_test(test_metrics_text),
     };

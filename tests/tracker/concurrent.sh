@@ -1,7 +1,7 @@
 #!/bin/bash
 # Many clients at once: 16 connections notify reads of the same entry (the
-# count afterwards is exact), then 200 distinct recipients in parallel (each
-# read exactly once), while others query.
+# count afterwards is exact) while others query and the config is reloaded,
+# then 200 distinct recipients in parallel (each read exactly once).
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../lib/tracker.sh"
 . "$(dirname "$0")/lib.sh"
@@ -31,6 +31,12 @@ for c in $(seq 4); do
              "$TRACKER_URL/v1/mails/${M%%.*}"
     done > "$T/qcodes.$c" &
     pids+=($!)
+done
+# Reloads while the requests run: each request keeps the config it started
+# with (under ASan a freed config in use would abort the daemon).
+for i in $(seq 10); do
+    kill -HUP "$TRACKER_PID"
+    sleep 0.05
 done
 wait "${pids[@]}"
 ok=$(cat "$T"/codes.* | grep -c '^200$')
