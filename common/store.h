@@ -19,8 +19,8 @@
  * subject / server at most 4096 bytes (longer: STORE_EINVAL; callers
  * truncate what they record).
  *
- * Durability: every write function returns only after its change is
- * committed to disk (fsync'd), or with an error and no change.  With
+ * Durability: every write function returns STORE_OK only after its change
+ * is committed to disk (fsync'd); an error normally means no change.  With
  * opts.group_commit set, a committer thread takes every write queued from
  * every thread while the previous commit was syncing and applies them in one
  * LMDB write transaction, then wakes each caller with its own result: many
@@ -29,6 +29,23 @@
  * transaction (only then: nested transactions cost LMDB a large allocation
  * each).  A failed commit gives every write of the batch an error (each is
  * then tried alone once more), never a false success.
+ *
+ * Group commit is pipelined: the environment is opened with MDB_NOMETASYNC,
+ * so a commit costs one fdatasync (the data pages) instead of two (LMDB's
+ * doc: "preserves ACI but not D": the meta page that makes the commit the
+ * current state is written but not synced, and a crash may roll back to the
+ * commit before).  D is restored by answering late: the writers of batch N
+ * are woken only once its meta page is on disk, that is after the next
+ * batch's commit succeeded (its data fdatasync, on the same file, flushed
+ * meta page N first; LMDB publishes a meta page only after its data sync),
+ * or, when no write is waiting, after an explicit mdb_env_sync.  If that
+ * covering commit or sync fails in a way that may have hidden a writeback
+ * error (EIO), batch N's writers get STORE_EIO too, although their change
+ * may be on disk: on a failing disk a write may be reported failed and
+ * still be there (never the reverse).  Failures that happen before anything
+ * is synced (a full disk or map) and a failed meta page write (after a good
+ * data sync) do not cost batch N anything.  Without group commit (the
+ * tools) LMDB's defaults apply: synced data and meta page in every commit.
  *
  * Concurrency: all functions are safe from any number of threads.  Several
  * processes (the milter and the tracker) may open the same path at once;

@@ -9,13 +9,13 @@
  * rather than a livelock.
  */
 #include "store_env.h"
+#include "store_sync.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -25,8 +25,6 @@
 #define STORE_RETRY_MAX       64
 #define STORE_DEFAULT_MAP     ((size_t)64 << 20)
 #define STORE_DEFAULT_READERS 126
-/* Below this much free space an EIO from a commit is taken for a full disk. */
-#define STORE_DISK_LOW        ((uint64_t)4 << 20)
 
 /* One queued write: what store_env_write hands to the committer. */
 struct wop {
@@ -62,18 +60,15 @@ int store_env_err(int rc, const char *what)
 
 /*
  * A write transaction failed with rc.  LMDB turns a short write, which is
- * what a file system that is almost full gives, into EIO; with little space
- * left that is a full disk (STORE_EFULL, which callers know to expect), not
- * a broken one.
+ * what a file system that is almost full gives (or a file about to pass the
+ * process's RLIMIT_FSIZE), into EIO; with little room left that is a full
+ * disk (STORE_EFULL, which callers know to expect), not a broken one.
  */
 static int write_err(const store_t *st, int rc, const char *what)
 {
-    struct statvfs vfs;
-
-    if (rc == EIO && statvfs(st->path, &vfs) == 0 &&
-        (uint64_t)vfs.f_bavail * vfs.f_frsize < STORE_DISK_LOW) {
-        log_error("store %s: %s: %s, and the disk is (nearly) full", st->path, what,
-                  mdb_strerror(rc));
+    if (rc == EIO && store_sync_disk_low(st)) {
+        log_error("store %s: %s: %s, and the disk (or file size limit) is (nearly) full",
+                  st->path, what, mdb_strerror(rc));
         return STORE_EFULL;
     }
     return store_env_err(rc, what);
@@ -240,10 +235,14 @@ static int env_create(store_t *st, size_t map)
         rc = mdb_env_set_maxreaders(env, st->max_readers);
     /* MDB_NOTLS: read transactions belong to their txn object, not to the
      * thread, so any thread may hold one while another thread writes (and a
-     * thread's reader slot is not kept after the thread ends).  Default
-     * sync flags: a commit is on disk when mdb_txn_commit returns. */
+     * thread's reader slot is not kept after the thread ends).  Without
+     * group commit, default sync flags: a commit is on disk when
+     * mdb_txn_commit returns.  With it, MDB_NOMETASYNC (one fdatasync per
+     * commit instead of two); the committer restores durability (see
+     * store_sync.h). */
     if (rc == 0)
-        rc = mdb_env_open(env, st->path, MDB_NOTLS, 0600);
+        rc = mdb_env_open(env, st->path,
+                          MDB_NOTLS | (st->nometasync ? MDB_NOMETASYNC : 0), 0600);
     if (rc != 0) {
         mdb_env_close(env);
         return rc;
@@ -411,6 +410,8 @@ static int batch_try(store_t *st, struct store_gc_op *list, int nested, size_t *
     if (rc == 0) {
         atomic_fetch_add(&st->commits, 1);
         atomic_fetch_add(&st->writes, ok);
+    } else {
+        store_sync_commit_failed(st, rc);
     }
 out:
     pthread_rwlock_unlock(&st->maplock);
@@ -432,9 +433,9 @@ static int solo_run(store_t *st, struct wop *w)
         int rc = st->env ? mdb_txn_begin(st->env, NULL, 0, &txn) : MDB_PANIC;
         if (rc == 0) {
             rc = w->fn(st, txn, w->arg);
-            if (rc == 0)
-                rc = mdb_txn_commit(txn);
-            else
+            if (rc == 0 && (rc = mdb_txn_commit(txn)) != 0)
+                store_sync_commit_failed(st, rc);
+            else if (rc != 0)
                 mdb_txn_abort(txn);
             if (rc == 0 && !w->internal) {
                 atomic_fetch_add(&st->commits, 1);
@@ -467,10 +468,32 @@ static int solo_run(store_t *st, struct wop *w)
     return STORE_EIO;
 }
 
-/* The committer's run function (also used directly without group commit). */
-static void batch_run(void *ctx, struct store_gc_op *list)
+static void batch_ops(store_t *st, struct store_gc_op *list);
+
+/*
+ * The committer's run function (also used directly without group commit,
+ * where LMDB syncs the meta page itself and the return value is ignored).
+ * Returns 1 if an op succeeded: its commit waits for store_sync_settle.  The
+ * taint is read before anything is committed, so a failed sync during the
+ * run (say, of one op's solo commit after another's) taints the batch too.
+ */
+static int batch_run(void *ctx, struct store_gc_op *list, struct store_gc_mark *mark)
 {
     store_t *st = ctx;
+    int any = 0;
+
+    mark->taint = atomic_load(&st->taint);
+    batch_ops(st, list);
+    for (struct store_gc_op *op = list; op; op = op->next)
+        any |= op->result == STORE_OK;
+    if (!any)
+        return 0;
+    mark->txnid = last_txnid(st);
+    return st->nometasync;
+}
+
+static void batch_ops(store_t *st, struct store_gc_op *list)
+{
     int rc = 0, frees = 1, nested = 0, readers_checked = 0;
 
     for (struct store_gc_op *op = list; op; op = op->next)
@@ -519,11 +542,12 @@ static int write_op(store_t *st, store_txn_fn fn, void *arg, int frees)
 {
     struct wop w = { fn, arg, frees, 0 };
     struct store_gc_op op = { .item = &w };
+    struct store_gc_mark mark;
 
     if (st->gc) {
         op.result = store_gc_submit(st->gc, &op);
     } else {
-        batch_run(st, &op);
+        batch_run(st, &op, &mark);
     }
     if (frees)
         map_shrink_back(st);
@@ -690,6 +714,9 @@ int store_env_open(const struct store_opts *opts, store_t **out, char *err, size
     pthread_rwlockattr_destroy(&ra);
 
     st->max_readers = opts->max_readers ? opts->max_readers : STORE_DEFAULT_READERS;
+    st->nometasync = opts->group_commit != 0;
+    atomic_init(&st->durable_txnid, 0);
+    atomic_init(&st->taint, 0);
     rc = env_create(st, map);
     if (rc != 0) {
         snprintf(err, errlen, "store %s: cannot open: %s", st->path, mdb_strerror(rc));
@@ -710,8 +737,14 @@ int store_env_open(const struct store_opts *opts, store_t **out, char *err, size
         store_env_close(st);
         return rc;
     }
+    /* The init commit's meta page: synced before anyone relies on it. */
+    if (st->nometasync && (rc = mdb_env_sync(st->env, 1)) != 0) {
+        snprintf(err, errlen, "store %s: cannot sync: %s", st->path, mdb_strerror(rc));
+        store_env_close(st);
+        return STORE_EIO;
+    }
     if (opts->group_commit) {
-        st->gc = store_gc_start(batch_run, st);
+        st->gc = store_gc_start(batch_run, store_sync_settle, st);
         if (st->gc == NULL) {
             snprintf(err, errlen, "store %s: cannot start the committer thread", st->path);
             store_env_close(st);

@@ -6,7 +6,9 @@
  *
  * store_env_read(st, fn, arg) runs fn in a read-only transaction.
  * store_env_write(st, fn, arg) runs fn in a write transaction and returns
- * only once it is committed and synced; with group commit, fn runs inside
+ * only once it is committed and synced (with group commit the meta page is
+ * synced by the next batch's commit or an explicit sync before the caller is
+ * answered: see store.h, Durability); with group commit, fn runs inside
  * the committer's batch transaction (in a nested one if the batch is redone
  * after another write in it failed).  fn may be run more than
  * once (after the map grew or was resized by another process), so it must
@@ -57,6 +59,9 @@ struct store {
     struct store_gc     *gc;             /* NULL without group commit */
     atomic_uint_fast64_t commits, writes;
     atomic_uint_fast64_t settled_at;     /* last txn id after our last settle */
+    int                  nometasync;      /* group commit: meta pages unsynced */
+    atomic_uint_fast64_t durable_txnid;   /* commits up to this one are synced */
+    atomic_uint_fast64_t taint;           /* failed syncs: see commit_failed */
     char                *path;
     dev_t                dev;             /* of the directory: open_register */
     ino_t                ino;

@@ -21,38 +21,69 @@ struct store_gc {
     int                 stopping;
     pthread_t           thread;
     store_gc_run_fn     run;
+    store_gc_settle_fn  settle;
     void               *ctx;
 };
+
+/* Wake the submitters of list; err replaces each success.  Holds mu. */
+static void release(struct store_gc *gc, struct store_gc_op *list, int err)
+{
+    for (struct store_gc_op *op = list, *next; op; op = next) {
+        next = op->next;                /* op may vanish once done is seen */
+        if (err != 0 && op->result == 0)
+            op->result = err;
+        op->done = 1;
+    }
+    pthread_cond_broadcast(&gc->done);
+}
 
 static void *committer(void *arg)
 {
     struct store_gc *gc = arg;
+    struct store_gc_op *pending = NULL;    /* run, not yet known durable */
+    struct store_gc_mark pmark = { 0, 0 };
 
     pthread_mutex_lock(&gc->mu);
     for (;;) {
-        while (gc->head == NULL && !gc->stopping)
+        while (gc->head == NULL && pending == NULL && !gc->stopping)
             pthread_cond_wait(&gc->more, &gc->mu);
-        if (gc->head == NULL)
+        if (gc->head == NULL && pending == NULL)
             break;                      /* stopping and drained */
+        if (gc->head == NULL) {
+            /* Idle: nothing will cover the pending commit, so sync now. */
+            pthread_mutex_unlock(&gc->mu);
+            int err = gc->settle(gc->ctx, &pmark);
+            pthread_mutex_lock(&gc->mu);
+            release(gc, pending, err);
+            pending = NULL;
+            continue;
+        }
         struct store_gc_op *list = gc->head;
         gc->head = NULL;
         gc->tail = &gc->head;
         pthread_mutex_unlock(&gc->mu);
 
-        gc->run(gc->ctx, list);
+        struct store_gc_mark mark = { 0, 0 };
+        int wait = gc->run(gc->ctx, list, &mark);
+        /* Normally this batch's commit synced the pending one's meta page. */
+        int err = pending ? gc->settle(gc->ctx, &pmark) : 0;
 
         pthread_mutex_lock(&gc->mu);
-        for (struct store_gc_op *op = list, *next; op; op = next) {
-            next = op->next;            /* op may vanish once done is seen */
-            op->done = 1;
+        if (pending)
+            release(gc, pending, err);
+        pending = NULL;
+        if (wait) {
+            pending = list;
+            pmark = mark;
+        } else {
+            release(gc, list, 0);
         }
-        pthread_cond_broadcast(&gc->done);
     }
     pthread_mutex_unlock(&gc->mu);
     return NULL;
 }
 
-struct store_gc *store_gc_start(store_gc_run_fn run, void *ctx)
+struct store_gc *store_gc_start(store_gc_run_fn run, store_gc_settle_fn settle, void *ctx)
 {
     struct store_gc *gc = xcalloc(1, sizeof(*gc));
     int rc;
@@ -62,6 +93,7 @@ struct store_gc *store_gc_start(store_gc_run_fn run, void *ctx)
     pthread_cond_init(&gc->done, NULL);
     gc->tail = &gc->head;
     gc->run = run;
+    gc->settle = settle;
     gc->ctx = ctx;
     /* The committer takes no signals: daemons (libmilter's sigwait thread)
      * expect process signals to reach only the thread that waits for them. */

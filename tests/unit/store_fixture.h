@@ -19,17 +19,22 @@
 /* Base time of the test mails: 2026-11-28T10:00:00Z. */
 #define T0 1764324000000ull
 
-static inline void fx_mkdirs(const char *path)
+static inline void fx_mkdirs_mode(const char *path, mode_t mode)
 {
     char buf[512];
     snprintf(buf, sizeof(buf), "%s", path);
     for (char *p = buf + 1; *p; p++)
         if (*p == '/') {
             *p = '\0';
-            mkdir(buf, 0700);
+            mkdir(buf, mode);
             *p = '/';
         }
-    mkdir(buf, 0700);
+    mkdir(buf, mode);
+}
+
+static inline void fx_mkdirs(const char *path)
+{
+    fx_mkdirs_mode(path, 0700);
 }
 
 /* A new private directory; the caller frees the string after fx_rmtree. */
@@ -40,7 +45,9 @@ static inline char *fx_tmpdir(void)
 
     if (base == NULL || base[0] == '\0')
         base = "/tmp";
-    fx_mkdirs(base);
+    /* The base is shared with the shell tests, whose daemons drop to
+     * nobody and must pass through it: 0755 (each test's own dir is 0700). */
+    fx_mkdirs_mode(base, 0755);
     if (asprintf(&tmpl, "%s/store-XXXXXX", base) < 0)
         abort();
     if (mkdtemp(tmpl) == NULL) {

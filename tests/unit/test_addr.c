@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "addr.h"
+#include "addr_priv.h"
 
 struct addr_case {
     const char *name;     /* what the case tries */
@@ -321,6 +322,60 @@ static void test_random_inputs(void **state)
     assert_true(ok > 10000);        /* the generator does reach valid addresses */
 }
 
+/*
+ * The ASCII fast path against libidn2: 200,000 ASCII domains built from
+ * label-ish pieces (upper and lower case, digits, '-', '_', "xn--" and
+ * valid and broken A-labels, "--" in the 3rd and 4th place, empty labels,
+ * leading and trailing dots and hyphens, a few other printable bytes, and
+ * lengths around the 63-byte label and 253-byte name limits).  For each,
+ * addr_domain_norm (fast path on) and addr_domain_norm_idn (every domain
+ * through libidn2) must give the same code and the same bytes, and
+ * addr_parse of "u@DOMAIN" the same domain.
+ */
+static void test_ascii_fast_path_matches_idn2(void **state)
+{
+    static const char *const pieces[] = {
+        "a", "Z", "mail", "EXAMPLE", "0", "9", "-", "_", ".", "..", "xn--", "XN--",
+        "xn--bcher-kva", "Xn--BCHER-KVA", "xn--zz", "ab--cd", "--", "x", "n", "Mx2", "-a",
+        "a-", "!", "*", " ", "~", "=", "/", "com", "co.uk",
+    };
+    char dom[400], a_out[ADDR_DOMAIN_MAX + 2], b_out[ADDR_DOMAIN_MAX + 2], in[512];
+    int ok = 0, n = 200000;
+    (void)state;
+
+    for (int i = 0; i < n; i++) {
+        size_t len = 0, want = 1 + rnd() % 8;
+        if (rnd() % 20 == 0)
+            want = 60 + rnd() % 200;       /* around the label and name limits */
+        while (len < want && len < 300) {
+            const char *p = pieces[rnd() % (sizeof(pieces) / sizeof(pieces[0]))];
+            if (want > 8 && rnd() % 3)
+                p = rnd() % 9 ? "abcdefghij" : ".";
+            size_t pl = strlen(p);
+            memcpy(dom + len, p, pl);
+            len += pl;
+        }
+        dom[len] = '\0';
+        int ra = addr_domain_norm(dom, a_out);
+        int rb = addr_domain_norm_idn(dom, b_out);
+        if (ra != rb || (ra == ADDR_OK && strcmp(a_out, b_out) != 0))
+            fail_msg("\"%s\": fast %d \"%s\", libidn2 %d \"%s\"", dom, ra,
+                     ra == ADDR_OK ? a_out : "", rb, rb == ADDR_OK ? b_out : "");
+        ok += ra == ADDR_OK;
+        if (dom[0] == '.' || len > ADDR_DOMAIN_MAX)
+            continue;
+        struct addr ad;
+        snprintf(in, sizeof(in), "<u@%s>", dom);
+        int rp = addr_parse_str(in, &ad);
+        if (rb == ADDR_OK && (rp != ADDR_OK || strcmp(ad.domain, b_out) != 0))
+            fail_msg("addr_parse(%s): %d \"%s\", libidn2 \"%s\"", in, rp, ad.domain, b_out);
+        if (rb != ADDR_OK && rp == ADDR_OK)
+            fail_msg("addr_parse(%s) accepted what libidn2 refused (%d)", in, rb);
+    }
+    print_message("%d of %d domains valid, all alike\n", ok, n);
+    assert_true(ok > n / 5);               /* the generator does make valid names */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -331,6 +386,7 @@ int main(void)
         cmocka_unit_test(test_domain_norm),
         cmocka_unit_test(test_strerror),
         cmocka_unit_test(test_random_inputs),
+        cmocka_unit_test(test_ascii_fast_path_matches_idn2),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
