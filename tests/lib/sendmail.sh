@@ -69,8 +69,13 @@ sm_fetch() {
         cd "$cache/debs" || exit 1
         if ! ls sendmail-bin_*.deb sendmail-base_*.deb sendmail-cf_*.deb >/dev/null 2>&1; then
             # (apt warns that it downloads as root, not _apt: harmless.)
+            # Stale or missing package lists (packages installed long ago)
+            # make the download fail: refresh them once and try again.
             apt-get -q download sendmail-bin sendmail-base sendmail-cf \
-                >"$cache/apt.log" 2>&1 || { cat "$cache/apt.log" >&2; exit 1; }
+                >"$cache/apt.log" 2>&1 ||
+            { apt-get -qq update >>"$cache/apt.log" 2>&1 &&
+              apt-get -q download sendmail-bin sendmail-base sendmail-cf \
+                >>"$cache/apt.log" 2>&1; } || { cat "$cache/apt.log" >&2; exit 1; }
         fi
         rm -rf "$cache/root.tmp"
         for deb in sendmail-bin_*.deb sendmail-base_*.deb sendmail-cf_*.deb; do
