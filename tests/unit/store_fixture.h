@@ -145,4 +145,31 @@ static inline int fx_entry(store_t *st, const char *id, const char *rcpt,
     return rc;
 }
 
+/* A store in a private temp dir per test (cmocka setup/teardown). */
+struct fx {
+    char    *dir;
+    store_t *st;
+};
+
+static inline int fx_setup_mode(void **state, int group_commit)
+{
+    struct fx *f = calloc(1, sizeof(*f));
+    if (f == NULL || mailid_init() != MAILID_OK)
+        return -1;
+    f->dir = fx_tmpdir();
+    f->st = fx_open(f->dir, group_commit, 0, 0);
+    *state = f;
+    return f->st ? 0 : -1;
+}
+
+static inline int fx_teardown(void **state)
+{
+    struct fx *f = *state;
+    f->st = store_close(f->st);
+    fx_rmtree(f->dir);
+    free(f->dir);
+    free(f);
+    return 0;
+}
+
 #endif

@@ -12,30 +12,9 @@
 
 #include "store_fixture.h"
 
-struct fx {
-    char    *dir;
-    store_t *st;
-};
-
 static int setup(void **state)
 {
-    struct fx *f = calloc(1, sizeof(*f));
-    if (f == NULL || mailid_init() != MAILID_OK)
-        return -1;
-    f->dir = fx_tmpdir();
-    f->st = fx_open(f->dir, 0, 0, 0);
-    *state = f;
-    return f->st ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    struct fx *f = *state;
-    f->st = store_close(f->st);
-    fx_rmtree(f->dir);
-    free(f->dir);
-    free(f);
-    return 0;
+    return fx_setup_mode(state, 0);   /* direct commits */
 }
 
 static const char *const two[] = { "bob@a.example", "carol@b.example" };
@@ -404,7 +383,7 @@ static void test_stats_count_writes(void **state)
     assert_true(s.map_used > 0 && s.map_used <= s.map_size);
 }
 
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, fx_teardown)
 
 int main(void)
 {

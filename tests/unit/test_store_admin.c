@@ -11,30 +11,9 @@
 
 #include "store_fixture.h"
 
-struct fx {
-    char    *dir;
-    store_t *st;
-};
-
 static int setup(void **state)
 {
-    struct fx *f = calloc(1, sizeof(*f));
-    if (f == NULL || mailid_init() != MAILID_OK)
-        return -1;
-    f->dir = fx_tmpdir();
-    f->st = fx_open(f->dir, 1, 0, 0);
-    *state = f;
-    return f->st ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    struct fx *f = *state;
-    f->st = store_close(f->st);
-    fx_rmtree(f->dir);
-    free(f->dir);
-    free(f);
-    return 0;
+    return fx_setup_mode(state, 1);   /* group commit */
 }
 
 /* ---- listing against a model ---- */
@@ -434,7 +413,7 @@ static void test_erase_address(void **state)
     assert_int_equal(store_erase_address(f->st, "", &erased), STORE_EINVAL);
 }
 
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, fx_teardown)
 
 int main(void)
 {
