@@ -175,6 +175,17 @@ static enum MHD_Result http_queue(struct http_req *r, struct MHD_Connection *con
     return ret;
 }
 
+/* Accept policy: nothing new once draining (see http_quiesce). */
+static enum MHD_Result http_accept_cb(void *cls, const struct sockaddr *addr,
+                                      socklen_t addrlen)
+{
+    http_t *h = cls;
+
+    (void)addr;
+    (void)addrlen;
+    return atomic_load_explicit(&h->draining, memory_order_relaxed) ? MHD_NO : MHD_YES;
+}
+
 /* ---- the handler ----------------------------------------------------------- */
 
 static enum MHD_Result http_arg_cb(void *cls, enum MHD_ValueKind kind,
@@ -476,7 +487,7 @@ int http_start(const struct http_opts *opts, const struct api_ctx *ctx,
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     h->mhd = MHD_start_daemon(
-        flags, 0, NULL, NULL, http_access, h,
+        flags, 0, http_accept_cb, h, http_access, h,
         /* First, so that MHD's own start-up complaints come through it. */
         MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, h,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
@@ -520,14 +531,16 @@ unsigned http_port(const http_t *h)
     return h->port;
 }
 
+/*
+ * Not MHD_quiesce_daemon(): in libmicrohttpd 0.9.75 it races the pool's own
+ * epoll loop for the listen socket (both delete it from the epoll set, the
+ * loser gets ENOENT and MHD_PANIC aborts the process; seen under ASan on a
+ * 2-core CI box).  The socket stays open until http_stop(), and the accept
+ * policy below closes every connection that arrives meanwhile.
+ */
 void http_quiesce(http_t *h)
 {
-    MHD_socket fd;
-
     atomic_store(&h->draining, 1);
-    fd = MHD_quiesce_daemon(h->mhd);
-    if (fd != MHD_INVALID_SOCKET)
-        close(fd);
 }
 
 unsigned http_drain(http_t *h, unsigned timeout_ms)

@@ -24,8 +24,10 @@
  * connections otherwise).  Per-request state is freed in the
  * request-completed callback, whatever the outcome.
  *
- * Shutdown: http_quiesce() stops accepting new connections and makes every
- * later answer close its connection (so keep-alive clients let go);
+ * Shutdown: http_quiesce() makes the daemon close every new connection at
+ * once and every later answer close its connection (so keep-alive clients
+ * let go; idle keep-alive connections are closed by http_stop(), which a
+ * client must expect of any HTTP/1.1 server);
  * http_drain() waits until no request is in flight (or timeout_ms passed,
  * returns the number still in flight); http_stop() finishes queued writes
  * (a write whose body completes after that is answered 503), stops the
