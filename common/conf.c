@@ -337,9 +337,12 @@ static void finish(struct conf_loader *ld, struct conf_full *cf)
     if (strcasecmp(c->header_mail_id, c->header_sender) == 0)
         conf_error(ld, key_line(ld, "system", "header_sender"),
                    "header_mail_id and header_sender are the same header");
-    if (!(ld->flags & CONF_NO_KEY))
+    if (!(ld->flags & CONF_NO_KEY)) {
         c->key = read_secret(ld, "key file", c->key_file, CONF_KEY_MIN, CONF_KEY_MAX, 0,
                              &c->key_len);
+        if (c->key != NULL)
+            mailid_key_init(&c->mac_key, c->key, c->key_len);
+    }
 }
 
 /* ---- lifetime ----------------------------------------------------------- */
@@ -360,6 +363,7 @@ static void conf_free(struct conf *c)
         sodium_memzero(c->key, c->key_len);
         free(c->key);
     }
+    mailid_key_wipe(&c->mac_key);
     for (size_t i = 0; i < c->n_opt_out; i++)
         free(c->opt_out[i]);
     free(c->opt_out);

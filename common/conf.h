@@ -57,6 +57,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "mailid.h"
 #include "msys.h"
 
 #define CONF_KEY_MIN 32
@@ -85,6 +86,7 @@ struct conf {
     char          *key_file;
     unsigned char *key;             /* key_len >= CONF_KEY_MIN bytes */
     size_t         key_len;
+    struct mailid_key mac_key;      /* key prepared for tags; valid when key != NULL */
     int            tracking;        /* org-wide switch (design §9); default yes */
     int            record_subject;
     long long      retention;       /* seconds */

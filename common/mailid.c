@@ -86,14 +86,28 @@ int mailid_generate(uint64_t now_ms, char id[MAILID_ID_LEN + 1])
     return MAILID_OK;
 }
 
-void mailid_tag(const unsigned char *key, size_t key_len, const char *id,
-                const char *sender_key, char tag[MAILID_TAG_LEN + 1])
+_Static_assert(sizeof(crypto_auth_hmacsha256_state) == MAILID_KEY_STATE,
+               "MAILID_KEY_STATE must match libsodium's HMAC state");
+
+void mailid_key_init(struct mailid_key *k, const unsigned char *key, size_t key_len)
+{
+    crypto_auth_hmacsha256_init((crypto_auth_hmacsha256_state *)(void *)k->st, key, key_len);
+}
+
+void mailid_key_wipe(struct mailid_key *k)
+{
+    sodium_memzero(k->st, sizeof(k->st));
+}
+
+void mailid_tag_k(const struct mailid_key *k, const char *id, const char *sender_key,
+                  char tag[MAILID_TAG_LEN + 1])
 {
     crypto_auth_hmacsha256_state st;
     unsigned char mac[crypto_auth_hmacsha256_BYTES];
     static const unsigned char zero = 0;
 
-    crypto_auth_hmacsha256_init(&st, key, key_len);
+    /* The state after init depends on the key alone: a copy continues it. */
+    memcpy(&st, k->st, sizeof(st));
     crypto_auth_hmacsha256_update(&st, (const unsigned char *)id, MAILID_ID_LEN);
     crypto_auth_hmacsha256_update(&st, &zero, 1);
     crypto_auth_hmacsha256_update(&st, (const unsigned char *)sender_key,
@@ -105,20 +119,42 @@ void mailid_tag(const unsigned char *key, size_t key_len, const char *id,
     sodium_memzero(mac, sizeof(mac));
 }
 
-int mailid_make(const unsigned char *key, size_t key_len, const char *sender_key,
-                uint64_t now_ms, char value[MAILID_VALUE_LEN + 1])
+void mailid_tag(const unsigned char *key, size_t key_len, const char *id,
+                const char *sender_key, char tag[MAILID_TAG_LEN + 1])
+{
+    struct mailid_key k;
+
+    mailid_key_init(&k, key, key_len);
+    mailid_tag_k(&k, id, sender_key, tag);
+    mailid_key_wipe(&k);
+}
+
+int mailid_make_k(const struct mailid_key *k, const char *sender_key, uint64_t now_ms,
+                  char value[MAILID_VALUE_LEN + 1])
 {
     char id[MAILID_ID_LEN + 1], tag[MAILID_TAG_LEN + 1];
     int rc = mailid_generate(now_ms, id);
 
     if (rc != MAILID_OK)
         return rc;
-    mailid_tag(key, key_len, id, sender_key, tag);
+    mailid_tag_k(k, id, sender_key, tag);
     memcpy(value, id, MAILID_ID_LEN);
     value[MAILID_ID_LEN] = '.';
     memcpy(value + MAILID_ID_LEN + 1, tag, MAILID_TAG_LEN);
     value[MAILID_VALUE_LEN] = '\0';
     return MAILID_OK;
+}
+
+int mailid_make(const unsigned char *key, size_t key_len, const char *sender_key,
+                uint64_t now_ms, char value[MAILID_VALUE_LEN + 1])
+{
+    struct mailid_key k;
+    int rc;
+
+    mailid_key_init(&k, key, key_len);
+    rc = mailid_make_k(&k, sender_key, now_ms, value);
+    mailid_key_wipe(&k);
+    return rc;
 }
 
 /* Copy n base32 characters upper-cased into out; 0 if one is not canonical. */
@@ -199,16 +235,28 @@ int mailid_parse(const char *value, size_t len, char id[MAILID_ID_LEN + 1],
     return MAILID_OK;
 }
 
-int mailid_verify(const unsigned char *key, size_t key_len, const char *value,
-                  size_t len, const char *sender_key, char id[MAILID_ID_LEN + 1])
+int mailid_verify_k(const struct mailid_key *k, const char *value, size_t len,
+                    const char *sender_key, char id[MAILID_ID_LEN + 1])
 {
     char got[MAILID_TAG_LEN + 1], want[MAILID_TAG_LEN + 1];
     int rc = mailid_parse(value, len, id, got);
 
     if (rc != MAILID_OK)
         return rc;
-    mailid_tag(key, key_len, id, sender_key, want);
+    mailid_tag_k(k, id, sender_key, want);
     return sodium_memcmp(got, want, MAILID_TAG_LEN) == 0 ? MAILID_OK : MAILID_EMAC;
+}
+
+int mailid_verify(const unsigned char *key, size_t key_len, const char *value,
+                  size_t len, const char *sender_key, char id[MAILID_ID_LEN + 1])
+{
+    struct mailid_key k;
+    int rc;
+
+    mailid_key_init(&k, key, key_len);
+    rc = mailid_verify_k(&k, value, len, sender_key, id);
+    mailid_key_wipe(&k);
+    return rc;
 }
 
 uint64_t mailid_time_ms(const char *id)

@@ -49,6 +49,22 @@ int mailid_generate(uint64_t now_ms, char id[MAILID_ID_LEN + 1]);
 void mailid_tag(const unsigned char *key, size_t key_len, const char *id,
                 const char *sender_key, char tag[MAILID_TAG_LEN + 1]);
 
+/*
+ * A key made ready once (HMAC-SHA256's inner and outer pads already hashed),
+ * so that each tag costs two SHA-256 blocks instead of four: the daemons tag
+ * or verify on every mail and every API answer.  It is as secret as the key:
+ * mailid_key_wipe() it before freeing.  The _k functions below are the ones
+ * above with a prepared key; both give the same tags.
+ */
+#define MAILID_KEY_STATE 208    /* sizeof(crypto_auth_hmacsha256_state), checked */
+struct mailid_key {
+    _Alignas(16) unsigned char st[MAILID_KEY_STATE];
+};
+void mailid_key_init(struct mailid_key *k, const unsigned char *key, size_t key_len);
+void mailid_key_wipe(struct mailid_key *k);
+void mailid_tag_k(const struct mailid_key *k, const char *id, const char *sender_key,
+                  char tag[MAILID_TAG_LEN + 1]);
+
 /* generate + tag, formatted "ID.TAG". */
 int mailid_make(const unsigned char *key, size_t key_len, const char *sender_key,
                 uint64_t now_ms, char value[MAILID_VALUE_LEN + 1]);
@@ -60,6 +76,10 @@ int mailid_parse(const char *value, size_t len, char id[MAILID_ID_LEN + 1],
 /* parse + constant-time check of the tag: MAILID_OK, _ESYNTAX or _EMAC. */
 int mailid_verify(const unsigned char *key, size_t key_len, const char *value,
                   size_t len, const char *sender_key, char id[MAILID_ID_LEN + 1]);
+int mailid_make_k(const struct mailid_key *k, const char *sender_key, uint64_t now_ms,
+                  char value[MAILID_VALUE_LEN + 1]);
+int mailid_verify_k(const struct mailid_key *k, const char *value, size_t len,
+                    const char *sender_key, char id[MAILID_ID_LEN + 1]);
 
 /* 1 if id is 26 valid canonical base32 characters (no tag). */
 int mailid_id_valid(const char *id, size_t len);

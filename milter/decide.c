@@ -82,7 +82,7 @@ static void decide_find_kept(const struct decide_in *in, size_t *mi, size_t *si,
         for (size_t j = 0; j < n_s; j++) {
             if (!ok[j])
                 continue;
-            if (mailid_verify(c->key, c->key_len, v, strlen(v), a[j].key, id) == MAILID_OK) {
+            if (mailid_verify_k(&c->mac_key, v, strlen(v), a[j].key, id) == MAILID_OK) {
                 *mi = i + 1;
                 *si = j + 1;
                 *xsender = a[j];
@@ -241,7 +241,7 @@ int decide(const struct decide_in *in, struct decide_out *out)
         decide_record_clear(out);
         return 0;
     }
-    rc = mailid_make(c->key, c->key_len, sender.key, now, out->mailid_value);
+    rc = mailid_make_k(&c->mac_key, sender.key, now, out->mailid_value);
     if (rc != MAILID_OK) {
         snprintf(out->reason, sizeof(out->reason), "no mail id: %s", mailid_strerror(rc));
         decide_record_clear(out);

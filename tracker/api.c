@@ -204,7 +204,7 @@ static int api_read_parse(const struct api_ctx *ctx, const struct api_req *req,
         api_parse_addr("recipient", rcpt, &rd->rcpt, resp))
         return -1;
 
-    rc = mailid_verify(ctx->conf->key, ctx->conf->key_len, mail_id, strlen(mail_id),
+    rc = mailid_verify_k(&ctx->conf->mac_key, mail_id, strlen(mail_id),
                        rd->sender.key, rd->id);
     if (rc == MAILID_EMAC) {
         api_error(resp, 403, "bad_mac", "mail_id was not issued for this sender");
@@ -363,7 +363,7 @@ static void api_mail(const struct api_ctx *ctx, const struct api_req *req,
     }
     if (tag[0] != '\0') {
         char want[MAILID_TAG_LEN + 1];
-        mailid_tag(ctx->conf->key, ctx->conf->key_len, id,
+        mailid_tag_k(&ctx->conf->mac_key, id,
                    rec->mail.sender ? rec->mail.sender : "", want);
         if (sodium_memcmp(want, tag, MAILID_TAG_LEN) != 0) {
             store_mail_rec_free(rec);

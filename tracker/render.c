@@ -190,7 +190,7 @@ void render_mail(struct jw *w, const struct conf *conf, const struct store_mail_
     char tag[MAILID_TAG_LEN + 1];
     char value[MAILID_VALUE_LEN + 1];
 
-    mailid_tag(conf->key, conf->key_len, m->id, m->sender ? m->sender : "", tag);
+    mailid_tag_k(&conf->mac_key, m->id, m->sender ? m->sender : "", tag);
     memcpy(value, m->id, MAILID_ID_LEN);
     value[MAILID_ID_LEN] = '.';
     memcpy(value + MAILID_ID_LEN + 1, tag, MAILID_TAG_LEN + 1);

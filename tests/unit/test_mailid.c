@@ -143,6 +143,55 @@ static void test_tag_known_answer(void **state)
     assert_string_equal(tag, "CKGJ46PHPAPS8ZJQ");
 }
 
+/*
+ * A prepared key (mailid_key) gives the same tags as the raw key: the known
+ * answer above, keys shorter and longer than the SHA-256 block, and a value
+ * made under one key is refused under a prepared other key.  The prepared
+ * state is reused many times (it must not be consumed by a tag).
+ */
+static void test_prepared_key(void **state)
+{
+    static const char id[] = "01JDQ8ZZ0000000000000000AB";
+    unsigned char longkey[200];
+    struct mailid_key k, other;
+    char tag[MAILID_TAG_LEN + 1], raw[MAILID_TAG_LEN + 1];
+    char value[MAILID_VALUE_LEN + 1], vid[MAILID_ID_LEN + 1];
+    (void)state;
+
+    mailid_key_init(&k, (const unsigned char *)"k", 1);
+    for (int i = 0; i < 3; i++) {
+        mailid_tag_k(&k, id, "a@b", tag);
+        assert_string_equal(tag, "CKGJ46PHPAPS8ZJQ");
+    }
+    mailid_key_wipe(&k);
+
+    memset(longkey, 0x5A, sizeof(longkey));
+    for (size_t len = 1; len <= sizeof(longkey); len += 33) {
+        mailid_key_init(&k, longkey, len);
+        for (int i = 0; i < 20; i++) {
+            assert_int_equal(mailid_make_k(&k, sender, 0, value), MAILID_OK);
+            assert_int_equal(mailid_verify(longkey, len, value, MAILID_VALUE_LEN, sender, vid),
+                             MAILID_OK);
+            assert_int_equal(mailid_verify_k(&k, value, MAILID_VALUE_LEN, sender, vid),
+                             MAILID_OK);
+            mailid_tag(longkey, len, vid, sender, raw);
+            mailid_tag_k(&k, vid, sender, tag);
+            assert_string_equal(tag, raw);
+            /* another sender, or another key: refused */
+            assert_int_equal(mailid_verify_k(&k, value, MAILID_VALUE_LEN, "x@y", vid),
+                             MAILID_EMAC);
+            mailid_key_init(&other, longkey, len + 1);
+            assert_int_equal(mailid_verify_k(&other, value, MAILID_VALUE_LEN, sender, vid),
+                             MAILID_EMAC);
+            mailid_key_wipe(&other);
+        }
+        mailid_key_wipe(&k);
+    }
+    /* wiped means wiped */
+    for (size_t i = 0; i < sizeof(k.st); i++)
+        assert_int_equal(k.st[i], 0);
+}
+
 /* Bad header values for the same good value; each row names what it tries. */
 struct bad_case {
     const char *name;
@@ -378,6 +427,7 @@ int main(void)
         cmocka_unit_test(test_make_parse_verify_round_trip),
         cmocka_unit_test(test_keys_of_any_length),
         cmocka_unit_test(test_tag_known_answer),
+        cmocka_unit_test(test_prepared_key),
         cmocka_unit_test(test_bad_values),
         cmocka_unit_test(test_good_variants),
         cmocka_unit_test(test_wrong_key_or_sender),
