@@ -3,9 +3,11 @@
  */
 #include "jw.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "log.h"
 #include "xmem.h"
 
 static void jw_reserve(struct jw *w, size_t n)
@@ -83,44 +85,53 @@ static size_t jw_utf8_len(const unsigned char *s, size_t n)
     return len;
 }
 
+/*
+ * One pass straight into the buffer, reserved for the worst case up front
+ * (every byte a 6-byte \u00XX): this runs for every key and string of every
+ * answer, and the per-byte reserve checks were a visible share of a GET.
+ */
 static void jw_escaped(struct jw *w, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
     const unsigned char *p = (const unsigned char *)s;
-    size_t i = 0, run = 0;
+    char *o;
+    size_t i = 0;
 
-    jw_reserve(w, n + 2);
-    jw_ch(w, '"');
+    if (n > (SIZE_MAX - 3) / 6)
+        log_panic("jw: a string of %zu bytes cannot be escaped", n);
+    jw_reserve(w, 6 * n + 2);
+    o = w->buf + w->len;
+    *o++ = '"';
     while (i < n) {
         unsigned c = p[i];
         if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
-            run++;
+            *o++ = (char)c;
             i++;
-            continue;
-        }
-        jw_put(w, s + i - run, run);
-        run = 0;
-        if (c == '"' || c == '\\') {
-            char e[2] = { '\\', (char)c };
-            jw_put(w, e, 2);
+        } else if (c == '"' || c == '\\') {
+            *o++ = '\\';
+            *o++ = (char)c;
             i++;
         } else if (c < 0x20) {
-            char e[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
-            jw_put(w, e, 6);
+            memcpy(o, "\\u00", 4);
+            o[4] = hex[c >> 4];
+            o[5] = hex[c & 15];
+            o += 6;
             i++;
         } else {
             size_t len = jw_utf8_len(p + i, n - i);
             if (len == 0) {
-                jw_ch(w, '?');
+                *o++ = '?';
                 i++;
             } else {
-                jw_put(w, s + i, len);
+                memcpy(o, s + i, len);
+                o += len;
                 i += len;
             }
         }
     }
-    jw_put(w, s + i - run, run);
-    jw_ch(w, '"');
+    *o++ = '"';
+    w->len = (size_t)(o - w->buf);
+    w->buf[w->len] = '\0';
 }
 
 void jw_key(struct jw *w, const char *key)
@@ -147,11 +158,18 @@ void jw_str(struct jw *w, const char *s)
 
 void jw_int(struct jw *w, long long v)
 {
-    char buf[24];
-    int n = snprintf(buf, sizeof buf, "%lld", v);
+    char buf[24], *e = buf + sizeof buf, *p = e;
+    /* unsigned, so that LLONG_MIN negates without overflow */
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
 
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+    if (v < 0)
+        *--p = '-';
     jw_sep(w);
-    jw_put(w, buf, (size_t)n);
+    jw_put(w, p, (size_t)(e - p));
     w->comma = 1;
 }
 

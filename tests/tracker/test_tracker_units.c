@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -174,6 +175,43 @@ static void test_jw(void **state)
         assert_string_equal(json_string_value(json_object_get(j, "s")), jw_cases[i].want);
         assert_int_equal(json_integer_value(json_object_get(j, "n")), -42);
         assert_int_equal(json_array_size(json_object_get(j, "a")), 3);
+        json_decref(j);
+        free(text);
+    }
+}
+
+/* Integers at the edges, and a string that escapes to 6x its length (the
+ * writer reserves the worst case at once: ASan sees any overrun). */
+static void test_jw_edges(void **state)
+{
+    static const long long ints[] = { 0, 7, -1, 10, 1234567890123LL, LLONG_MAX, LLONG_MIN };
+    char ctl[1000];
+    (void)state;
+    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
+        struct jw w;
+        size_t len;
+        char want[32];
+        jw_init(&w, 1);
+        jw_int(&w, ints[i]);
+        char *text = jw_finish(&w, &len);
+        snprintf(want, sizeof want, "%lld", ints[i]);
+        assert_string_equal(text, want);
+        assert_int_equal(len, strlen(want));
+        free(text);
+    }
+    memset(ctl, 0x01, sizeof ctl);
+    {
+        struct jw w;
+        size_t len;
+        json_error_t e;
+        jw_init(&w, 1);
+        jw_strn(&w, ctl, sizeof ctl);
+        char *text = jw_finish(&w, &len);
+        assert_int_equal(len, 6 * sizeof ctl + 2);
+        json_t *j = json_loadb(text, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &e);
+        assert_non_null(j);
+        assert_int_equal(json_string_length(j), sizeof ctl);
+        assert_memory_equal(json_string_value(j), ctl, sizeof ctl);
         json_decref(j);
         free(text);
     }
@@ -379,6 +417,7 @@ int main(void)
         cmocka_unit_test(test_route),
         cmocka_unit_test(test_render_time),
         cmocka_unit_test(test_jw),
+        cmocka_unit_test(test_jw_edges),
         cmocka_unit_test_setup_teardown(test_auth, setup, teardown),
         cmocka_unit_test_setup_teardown(test_api_reads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_api_unregistered_sync, setup, teardown),
