@@ -1,8 +1,10 @@
 /*
  * store_gc - group-commit queue; see store_gc.h.
  *
- * One mutex guards the queue; "more" wakes the committer, "done" wakes the
- * submitters (broadcast: each checks its own op's done flag).
+ * One mutex guards the queue; "more" wakes the committer, and each op has
+ * its own condition variable, so a release wakes exactly its batch's
+ * submitters (a broadcast woke every waiting thread, 64 of them in the
+ * tracker, to answer the ~20 of one batch).
  */
 #include "store_gc.h"
 
@@ -16,7 +18,7 @@
 
 struct store_gc {
     pthread_mutex_t     mu;
-    pthread_cond_t      more, done;
+    pthread_cond_t      more;
     struct store_gc_op *head, **tail;
     int                 stopping;
     pthread_t           thread;
@@ -26,15 +28,17 @@ struct store_gc {
 };
 
 /* Wake the submitters of list; err replaces each success.  Holds mu. */
-static void release(struct store_gc *gc, struct store_gc_op *list, int err)
+static void release(struct store_gc_op *list, int err)
 {
     for (struct store_gc_op *op = list, *next; op; op = next) {
-        next = op->next;                /* op may vanish once done is seen */
+        next = op->next;
         if (err != 0 && op->result == 0)
             op->result = err;
         op->done = 1;
+        /* Still under mu: the submitter cannot see done, return and
+         * destroy op->wake before this signal is over. */
+        pthread_cond_signal(&op->wake);
     }
-    pthread_cond_broadcast(&gc->done);
 }
 
 static void *committer(void *arg)
@@ -54,7 +58,7 @@ static void *committer(void *arg)
             pthread_mutex_unlock(&gc->mu);
             int err = gc->settle(gc->ctx, &pmark);
             pthread_mutex_lock(&gc->mu);
-            release(gc, pending, err);
+            release(pending, err);
             pending = NULL;
             continue;
         }
@@ -70,13 +74,13 @@ static void *committer(void *arg)
 
         pthread_mutex_lock(&gc->mu);
         if (pending)
-            release(gc, pending, err);
+            release(pending, err);
         pending = NULL;
         if (wait) {
             pending = list;
             pmark = mark;
         } else {
-            release(gc, list, 0);
+            release(list, 0);
         }
     }
     pthread_mutex_unlock(&gc->mu);
@@ -90,7 +94,6 @@ struct store_gc *store_gc_start(store_gc_run_fn run, store_gc_settle_fn settle, 
 
     pthread_mutex_init(&gc->mu, NULL);
     pthread_cond_init(&gc->more, NULL);
-    pthread_cond_init(&gc->done, NULL);
     gc->tail = &gc->head;
     gc->run = run;
     gc->settle = settle;
@@ -104,7 +107,6 @@ struct store_gc *store_gc_start(store_gc_run_fn run, store_gc_settle_fn settle, 
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc != 0) {
         log_error("store: cannot start the committer thread: %s", strerror(rc));
-        pthread_cond_destroy(&gc->done);
         pthread_cond_destroy(&gc->more);
         pthread_mutex_destroy(&gc->mu);
         return xfree(gc);
@@ -122,12 +124,14 @@ int store_gc_submit(struct store_gc *gc, struct store_gc_op *op)
         pthread_mutex_unlock(&gc->mu);
         return STORE_ECLOSED;
     }
+    pthread_cond_init(&op->wake, NULL);
     *gc->tail = op;
     gc->tail = &op->next;
     pthread_cond_signal(&gc->more);
     while (!op->done)
-        pthread_cond_wait(&gc->done, &gc->mu);
+        pthread_cond_wait(&op->wake, &gc->mu);
     pthread_mutex_unlock(&gc->mu);
+    pthread_cond_destroy(&op->wake);
     return op->result;
 }
 
@@ -140,7 +144,6 @@ struct store_gc *store_gc_stop(struct store_gc *gc)
     pthread_cond_signal(&gc->more);
     pthread_mutex_unlock(&gc->mu);
     pthread_join(gc->thread, NULL);
-    pthread_cond_destroy(&gc->done);
     pthread_cond_destroy(&gc->more);
     pthread_mutex_destroy(&gc->mu);
     return xfree(gc);

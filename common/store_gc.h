@@ -28,12 +28,14 @@
  * (and settle) every op already queued, and joins it.  Ops are owned by their
  * submitters (normally on their stacks); the queue never frees them.
  */
+#include <pthread.h>
 #include <stdint.h>
 
 struct store_gc_op {
     void               *item;      /* the submitter's payload */
     int                 result;
     int                 done;
+    pthread_cond_t      wake;      /* signalled for this op alone (queue's) */
     struct store_gc_op *next;
 };
 
