@@ -145,6 +145,23 @@ static inline int fx_entry(store_t *st, const char *id, const char *rcpt,
     return rc;
 }
 
+/* Only a private temp dir per test, as a string in *state (cmocka
+ * setup/teardown for tests that open their stores themselves). */
+static inline int fx_dir_setup(void **state)
+{
+    if (mailid_init() != MAILID_OK)
+        return -1;
+    *state = fx_tmpdir();
+    return 0;
+}
+
+static inline int fx_dir_teardown(void **state)
+{
+    fx_rmtree(*state);
+    free(*state);
+    return 0;
+}
+
 /* A store in a private temp dir per test (cmocka setup/teardown). */
 struct fx {
     char    *dir;

@@ -21,21 +21,6 @@
 #include "store_env.h"
 #include "store_fixture.h"
 
-static int setup(void **state)
-{
-    if (mailid_init() != MAILID_OK)
-        return -1;
-    *state = fx_tmpdir();
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fx_rmtree(*state);
-    free(*state);
-    return 0;
-}
-
 /* Child: hold the writer lock until told to let go (a byte on `go`). */
 static int lock_holder(const char *dir, int ready, int go)
 {
@@ -202,7 +187,7 @@ static void test_env_flags_keep_fsync(void **state)
     check_flags(*state, 0);
 }
 
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, fx_dir_setup, fx_dir_teardown)
 
 int main(void)
 {

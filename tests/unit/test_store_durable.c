@@ -148,14 +148,6 @@ static int image_has(const char *id)
 
 /* ---- fixtures ---- */
 
-static int setup(void **state)
-{
-    if (mailid_init() != MAILID_OK)
-        return -1;
-    *state = fx_tmpdir();
-    return 0;
-}
-
 static int teardown(void **state)
 {
     atomic_store(&capture, 0);
@@ -164,9 +156,7 @@ static int teardown(void **state)
     image = NULL;
     image_len = 0;
     pthread_mutex_unlock(&disk_mu);
-    fx_rmtree(*state);
-    free(*state);
-    return 0;
+    return fx_dir_teardown(state);
 }
 
 static const char *const rcpts[] = { "bob@a.example", "carol@a.example" };
@@ -327,7 +317,7 @@ static void test_killed_after_ack(void **state)
     store_close(st);
 }
 
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, fx_dir_setup, teardown)
 
 int main(void)
 {

@@ -25,21 +25,6 @@
 
 #include "store_fixture.h"
 
-static int setup(void **state)
-{
-    if (mailid_init() != MAILID_OK)
-        return -1;
-    *state = fx_tmpdir();
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fx_rmtree(*state);
-    free(*state);
-    return 0;
-}
-
 static const char *const rcpts[] = { "bob@a.example", "carol@a.example" };
 
 #define FULL_THREADS 4
@@ -438,7 +423,7 @@ static void test_second_open_refused(void **state)
     store_close(st2);
 }
 
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, fx_dir_setup, fx_dir_teardown)
 
 int main(void)
 {

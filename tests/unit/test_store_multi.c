@@ -17,21 +17,6 @@
 
 #include "store_fixture.h"
 
-static int setup(void **state)
-{
-    if (mailid_init() != MAILID_OK)
-        return -1;
-    *state = fx_tmpdir();
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fx_rmtree(*state);
-    free(*state);
-    return 0;
-}
-
 /* ---- threads: 8 x 200 reads through the group-commit queue ---- */
 
 #define N_THREADS 8
@@ -570,7 +555,7 @@ static void test_open_errors(void **state)
     store_close(st);
 }
 
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, fx_dir_setup, fx_dir_teardown)
 
 int main(void)
 {

@@ -37,21 +37,6 @@ ssize_t pwrite(int fd, const void *buf, size_t n, off_t off)
     return syscall(SYS_pwrite64, fd, buf, n, off);
 }
 
-static int setup(void **state)
-{
-    if (mailid_init() != MAILID_OK)
-        return -1;
-    *state = fx_tmpdir();
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fx_rmtree(*state);
-    free(*state);
-    return 0;
-}
-
 static const char *const rcpts[] = { "bob@a.example", "carol@a.example" };
 
 static void run(const char *dir, int group)
@@ -165,7 +150,7 @@ static void test_meta_write_error_concurrent(void **state)
     store_close(st);
 }
 
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, fx_dir_setup, fx_dir_teardown)
 
 int main(void)
 {
