@@ -204,8 +204,8 @@ static int api_read_parse(const struct api_ctx *ctx, const struct api_req *req,
         api_parse_addr("recipient", rcpt, &rd->rcpt, resp))
         return -1;
 
-    rc = mailid_verify_k(&ctx->conf->mac_key, mail_id, strlen(mail_id),
-                       rd->sender.key, rd->id);
+    rc = mailid_verify_k(&ctx->conf->mac_key, mail_id, strlen(mail_id), rd->sender.key,
+                         rd->id);
     if (rc == MAILID_EMAC) {
         api_error(resp, 403, "bad_mac", "mail_id was not issued for this sender");
         return -1;
@@ -363,8 +363,8 @@ static void api_mail(const struct api_ctx *ctx, const struct api_req *req,
     }
     if (tag[0] != '\0') {
         char want[MAILID_TAG_LEN + 1];
-        mailid_tag_k(&ctx->conf->mac_key, id,
-                   rec->mail.sender ? rec->mail.sender : "", want);
+        mailid_tag_k(&ctx->conf->mac_key, id, rec->mail.sender ? rec->mail.sender : "",
+                     want);
         if (sodium_memcmp(want, tag, MAILID_TAG_LEN) != 0) {
             store_mail_rec_free(rec);
             api_error(resp, 400, "bad_mail_id", "the tag does not match this mail");
