@@ -2,7 +2,7 @@
 # install.sh BUILD_DIR SOURCE_DIR - "cmake --install" into a DESTDIR with a
 # Debian-style prefix, then check the tree: binaries, sample config, systemd
 # units (hardening present, paths substituted), sysusers/tmpfiles, man pages,
-# MTA snippets; and that both daemons' -n accepts the installed sample config.
+# MTA snippets, the Roundcube plugin folder; and that both daemons' -n accepts the installed sample config.
 set -u
 build=$1 src=$2
 . "$src/tests/lib/common.sh"
@@ -29,6 +29,21 @@ for f in etc/mailstate/mailstate.conf \
          usr/share/doc/mailstate/examples/sendmail/mailstate.mc; do
     t_check "$f installed" test -s "$dest/$f"
 done
+
+# The Roundcube plugin folder, ready to be linked into Roundcube's plugins/.
+rc=usr/share/mailstate/roundcube/mailstate
+for f in mailstate.php mailstate.js lib/mailstate_status.php config.inc.php.dist \
+         localization/en_US.inc localization/zh_CN.inc \
+         skins/elastic/mailstate.css skins/larry/mailstate.css; do
+    t_check "$rc/$f installed" test -s "$dest/$rc/$f"
+done
+if command -v php >/dev/null; then
+    for f in "$dest/$rc"/*.php "$dest/$rc"/lib/*.php "$dest/$rc"/localization/*.inc "$dest/$rc"/config.inc.php.dist; do
+        t_check "php -l ${f#$dest/}" php -l "$f"
+    done
+fi
+t_check "config.inc.php.dist sets mailstate_url and mailstate_timeout" \
+    sh -c "grep -q \"mailstate_url'\" '$dest/$rc/config.inc.php.dist' && grep -q \"mailstate_timeout'\" '$dest/$rc/config.inc.php.dist'"
 
 for u in mailstate-milter mailstate-tracker; do
     unit=$dest/lib/systemd/system/$u.service
