@@ -14,9 +14,12 @@
 
 #include <sodium.h>
 
+#include "api.h"
 #include "authcache.h"
 #include "authslow.h"
 #include "dvauth.h"
+#include "me.h"
+#include "route.h"
 #include "session.h"
 
 static const struct {
@@ -159,6 +162,36 @@ static void test_session(void **state)
     assert_int_equal(session_get(tok, t + 1, user), -1);
 }
 
+static const char *no_header(void *cls, const char *name)
+{
+    (void)cls;
+    (void)name;
+    return NULL;
+}
+
+/* Without [auth] dovecot_socket every user route says so, in JSON. */
+static void test_not_configured(void **state)
+{
+    char *errors = NULL;
+    struct conf *c = conf_load_string("[system]\nthis_server = mx1\n", "t.conf",
+                                      CONF_NO_KEY, &errors);
+    (void)state;
+    assert_non_null(c);
+    me_register();
+    struct api_ctx ctx = { c, NULL };
+    static const int routes[] = { ROUTE_ME, ROUTE_ME_SENT, ROUTE_ME_READS, ROUTE_ME_ALL,
+                                  ROUTE_SESSION };
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+        struct api_req req = { .route = routes[i], .header = no_header, .now_ms = 1 };
+        struct api_resp resp = { 0 };
+        api_handle(&ctx, &req, &resp);
+        assert_int_equal(resp.status, 404);
+        assert_non_null(strstr(resp.body, "\"auth_not_configured\""));
+        api_resp_clear(&resp);
+    }
+    conf_unref(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -167,6 +200,7 @@ int main(void)
         cmocka_unit_test(test_backoff),
         cmocka_unit_test(test_cache),
         cmocka_unit_test(test_session),
+        cmocka_unit_test(test_not_configured),
     };
     if (sodium_init() < 0)
         return 1;
