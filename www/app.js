@@ -81,7 +81,7 @@ function renderMail(m, mine) {
   const sum = m.summary;
   let meta = (mine ? "" : "From " + m.sender + " · ");
   if (sum) meta += sum.read + " of " + sum.total + " read";
-  if (m.message_id) meta += " · " + m.message_id.trim();
+  if (m.message_id && !m.subject) meta += " · " + m.message_id.trim();
   li.append(el("div", "meta", meta));
   const ul = el("ul", "rcpts");
   for (const r of m.recipients) {
@@ -133,6 +133,7 @@ async function load() {
     (state.view === "reads" ? "No mail to you was recorded." : "No mail found.");
   $("prev").disabled = state.page === 0;
   $("next").disabled = !state.next;
+  $("pager").hidden = state.page === 0 && !state.next;
   document.body.dataset.loaded = state.view;
 }
 
@@ -145,6 +146,7 @@ function switchView(v) {
     else t.removeAttribute("aria-current");
   $("f-rcpt-l").hidden = v === "reads";
   $("f-sender-l").hidden = v !== "all";
+  $("search").classList.toggle("admin", v === "all");
   load();
 }
 

@@ -34,6 +34,9 @@ admins = dave@a.example"
     dovecot_start "$TRACKER_URL" "$TRACKER_TOKEN_NOTIFY" || return 1
     t_wait test -S "$DOVECOT_AUTH_SOCKET" || return 1
     milter_conf "$T/milter.conf" "unix:$T/milter.sock" "$T/store"
+    # The page shows subjects when the system records them (browser.sh).
+    [ -z "${ME_RECORD_SUBJECT:-}" ] ||
+        sed -i 's/^trusted_networks.*/&\nrecord_subject = yes/' "$T/milter.conf"
     milter_start "$T/milter.conf" || return 1
     mta_start "$T/postfix" "$(t_port)" "unix:$T/milter.sock" || return 1
     mta_conf "local_transport = lmtp:unix:$DOVECOT_LMTP" \
