@@ -28,15 +28,30 @@
             dataType: 'json',
             timeout: 10000,
             success: function (r) {
-                if (r && r.marks && typeof r.marks === 'object')
+                if (r && r.marks && typeof r.marks === 'object') {
                     done(r.marks);
-            }
-            // no error handler on purpose: without an answer there are no marks
+                    seen('ok:' + Object.keys(r.marks).length);
+                }
+                else
+                    seen('bad');
+            },
+            // no message on purpose: without an answer there are no marks
+            error: function () { seen('error'); }
         });
     }
 
+    // For diagnostics and the browser test: lookups finished so far and how
+    // the last one ended (ok:N = N messages known, error = no answer).
+    function seen(how) {
+        var d = document.documentElement.dataset;
+        d.mailstateLookups = (parseInt(d.mailstateLookups || '0', 10) + 1).toString();
+        d.mailstateLast = how;
+    }
+
     function detail(m) {
-        var box = $('<div class="mailstate-dialog">').append(table(m));
+        var box = $('<div class="mailstate-dialog">')
+            .append($('<p class="mailstate-summary">').append(badge(m, false)))
+            .append(table(m));
         rcmail.simple_dialog(box, m.heading, null, { cancel_button: 'close' });
     }
 
@@ -104,6 +119,7 @@
         p.empty()
             .append($('<div class="mailstate-heading">')
                 .append($('<span class="mailstate-title">').text(m.heading))
+                .append(' ')
                 .append(badge(m, false)))
             .append(table(m))
             .show();

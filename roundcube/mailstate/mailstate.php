@@ -46,10 +46,18 @@ class mailstate extends rcube_plugin
             $this->add_texts('localization/', ['readstatus']);
             $this->include_script('mailstate.js');
             $this->include_stylesheet($this->local_skin_path() . '/mailstate.css');
+            $this->add_hook('storage_init', [$this, 'storage_init']);
             $this->add_hook('messages_list', [$this, 'messages_list']);
             $this->add_hook('message_load', [$this, 'message_load']);
             $this->add_hook('message_objects', [$this, 'message_objects']);
         }
+    }
+
+    /** The list's IMAP FETCH gets Message-ID too (not among Roundcube's default list headers). */
+    public function storage_init($p)
+    {
+        $p['fetch_headers'] = trim((isset($p['fetch_headers']) ? $p['fetch_headers'] : '') . ' MESSAGE-ID');
+        return $p;
     }
 
     /** The list page: hand the browser the Message-IDs of the user's own rows. */
@@ -62,7 +70,10 @@ class mailstate extends rcube_plugin
             $cur   = $this->rc->storage->get_folder();
             foreach ($p['messages'] as $h) {
                 $folder = !empty($h->folder) ? $h->folder : $cur;
-                if (empty($h->messageID) || !$this->is_own($h, $folder)) {
+                // "mid:N" is Roundcube's stand-in for a message without Message-ID
+                if (empty($h->messageID) || strpos($h->messageID, 'mid:') === 0
+                    || !$this->is_own($h, $folder)
+                ) {
                     continue;
                 }
                 $id = mailstate_status::normalize_msgid($h->messageID);
@@ -81,6 +92,7 @@ class mailstate extends rcube_plugin
     {
         $msg = $p['object'];
         if (!empty($msg->headers) && !empty($msg->headers->messageID)
+            && strpos($msg->headers->messageID, 'mid:') !== 0
             && $this->is_own($msg->headers, $msg->folder)
             && ($id = mailstate_status::normalize_msgid($msg->headers->messageID)) !== null
         ) {
@@ -107,6 +119,7 @@ class mailstate extends rcube_plugin
     public function lookup()
     {
         $marks = [];
+        $this->add_texts('localization/');
         try {
             // allow_html: Message-IDs are in <...>, which strip_tags would eat;
             // the value is only decoded and validated, never echoed as HTML
