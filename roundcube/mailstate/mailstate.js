@@ -14,6 +14,7 @@
  */
 (function () {
     var marks = {},     // Message-ID -> what the last lookup answered
+        known = {},     // row uid -> Message-ID (each list response sends its own rows)
         pending = {},   // row uid -> Message-ID, waiting for the next lookup
         timer = null;
 
@@ -82,8 +83,7 @@
     }
 
     function apply(uid) {
-        var ids = rcmail.env.mailstate_ids || {},
-            id = ids[uid], m = id && marks[id],
+        var id = known[uid], m = id && marks[id],
             list = rcmail.message_list,
             row = list && list.rows && list.rows[uid];
         if (!m || !row || !row.obj)
@@ -130,9 +130,11 @@
 
     rcmail.addEventListener('insertrow', function (e) {
         var ids = rcmail.env.mailstate_ids, id = ids && ids[e.uid];
-        if (!id)
+        if (!id) {
+            delete known[e.uid];
             return;
-        pending[e.uid] = id;
+        }
+        known[e.uid] = pending[e.uid] = id;
         if (marks[id])     // a refreshed list: the last answer at once, then ask again
             setTimeout(function () { apply(e.uid); }, 0);
         if (!timer)

@@ -39,17 +39,20 @@ class mailstate extends rcube_plugin
         $this->load_config('config.inc.php');
         $this->register_action('plugin.mailstate-lookup', [$this, 'lookup']);
 
+        // every action that lists messages (list, search, refresh, move, ...)
+        // runs messages_list: the hooks are cheap and need no network
+        $this->add_hook('storage_init', [$this, 'storage_init']);
+        $this->add_hook('messages_list', [$this, 'messages_list']);
+        $this->add_hook('message_load', [$this, 'message_load']);
+        $this->add_hook('message_objects', [$this, 'message_objects']);
+
         $action = $this->rc->action;
-        if ($action === '' || $action === 'index' || $action === 'list' || $action === 'search'
-            || $action === 'show' || $action === 'preview'
+        if (is_object($this->rc->output) && $this->rc->output->type == 'html'
+            && in_array($action, ['', 'index', 'show', 'preview'], true)
         ) {
             $this->add_texts('localization/', ['readstatus']);
             $this->include_script('mailstate.js');
             $this->include_stylesheet($this->local_skin_path() . '/mailstate.css');
-            $this->add_hook('storage_init', [$this, 'storage_init']);
-            $this->add_hook('messages_list', [$this, 'messages_list']);
-            $this->add_hook('message_load', [$this, 'message_load']);
-            $this->add_hook('message_objects', [$this, 'message_objects']);
         }
     }
 

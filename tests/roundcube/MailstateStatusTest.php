@@ -204,4 +204,31 @@ final class MailstateStatusTest extends TestCase
     {
         $this->assertSame([], mailstate_status::parse(self::answer([]), ['<a@x>']));
     }
+
+    private static function labels($lang)
+    {
+        $labels = [];
+        include __DIR__ . '/../../roundcube/mailstate/localization/' . $lang . '.inc';
+        return $labels;
+    }
+
+    /** Every text the plugin asks for exists in en_US and zh_CN, and nothing more. */
+    public function testLocalizationsCoverEveryText()
+    {
+        $php = file_get_contents(__DIR__ . '/../../roundcube/mailstate/mailstate.php');
+        preg_match_all("/gettext\\((?:\\['name' => )?'([a-z_]+)'/", $php, $m);
+        $used = array_unique($m[1]);
+        $used = array_merge(array_diff($used, ['status_']),
+                            array_map(function ($s) { return "status_$s"; }, array_keys(mailstate_status::STATUSES)));
+        sort($used);
+        $this->assertContains('nofread', $used);
+        foreach (['en_US', 'zh_CN'] as $lang) {
+            $keys = array_keys(self::labels($lang));
+            sort($keys);
+            $this->assertSame($used, $keys, $lang);
+        }
+        $this->assertSame('$read of $total read', self::labels('en_US')['nofread']);
+        $this->assertStringContainsString('$read', self::labels('zh_CN')['nofread']);
+        $this->assertStringContainsString('$total', self::labels('zh_CN')['nofread']);
+    }
 }
