@@ -35,6 +35,7 @@ struct ms_conn {
     /* the current message */
     char          *sender;
     int            authenticated;
+    char          *auth_login;     /* {auth_authen}, NULL if none */
     char          *queue_id;
     struct strv    rcpts;
     struct strv    mailid_hdrs;
@@ -188,6 +189,7 @@ static void msg_reset(struct ms_conn *mc)
     mc->sender = xfree(mc->sender);
     mc->queue_id = xfree(mc->queue_id);
     mc->message_id = xfree(mc->message_id);
+    mc->auth_login = xfree(mc->auth_login);
     mc->subject = xfree(mc->subject);
     mc->authenticated = 0;
     strv_clear(&mc->rcpts);
@@ -278,6 +280,7 @@ static sfsistat mlfi_envfrom(SMFICTX *ctx, char **argv)
     msg_reset(mc);
     mc->sender = xstrdup(argv && argv[0] ? argv[0] : "");
     mc->authenticated = auth != NULL && auth[0] != '\0';
+    mc->auth_login = mc->authenticated ? xstrdup(auth) : NULL;
     cb_set_queue_id(ctx, mc);
     return cb_reply(mc, SMFIP_NR_MAIL);
 }
@@ -358,6 +361,7 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
     in.conf = c;
     in.sender = mc->sender;
     in.authenticated = mc->authenticated;
+    in.auth_login = mc->auth_login;
     in.client_addr = mc->client_addr[0] ? mc->client_addr : NULL;
     in.rcpts = (const char *const *)mc->rcpts.v;
     in.n_rcpts = mc->rcpts.n;

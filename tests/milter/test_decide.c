@@ -485,7 +485,28 @@ static void test_record_subject(void **state)
     assert_int_equal(decide(&in, &out), 0);
     assert_null(out.mail.subject);
     assert_string_equal(out.mail.message_id, "<m1@a.example>");
+    assert_null(out.mail.login);              /* trusted network, no SMTP AUTH */
     decide_out_clear(&out);
+
+    /* the SMTP AUTH login is recorded with the mail (issue 12) ... */
+    in.authenticated = 1;
+    in.auth_login = "alice";
+    assert_int_equal(decide(&in, &out), 0);
+    assert_string_equal(out.mail.login, "alice");
+    decide_out_clear(&out);
+    /* ... bad input: a login longer than the store keys (321 bytes) is
+     * left out, and the mail is still tagged and recorded */
+    char longlogin[322];
+    memset(longlogin, 'l', 321);
+    longlogin[321] = '\0';
+    in.auth_login = longlogin;
+    assert_int_equal(decide(&in, &out), 0);
+    assert_int_equal(out.action, DECIDE_TAG);
+    assert_null(out.mail.login);
+    assert_int_equal(out.n_rcpts, 1);
+    decide_out_clear(&out);
+    in.authenticated = 0;
+    in.auth_login = NULL;
 
     c2 = make_conf("record_subject = yes");
     in.conf = c2;
