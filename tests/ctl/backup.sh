@@ -7,8 +7,8 @@
 t_init ctl-backup
 ctl_setup
 
-seed -s alice@a.example -r bob@a.example -R 20 -m 200 > /dev/null || t_fail "seed"
-ctl purge --older-than 1s > /dev/null   # leaves free pages: compaction has work
+seed -s alice@a.example -r bob@a.example -R 20 -m 200 -a 86400 > /dev/null || t_fail "seed"
+ctl purge --older-than 1h > /dev/null   # leaves free pages: compaction has work
 seed -s alice@a.example -r bob@a.example -R 3 -m 20 > /dev/null || t_fail "seed after"
 ctl list --json --limit 1000000
 ORIG=$OUT
