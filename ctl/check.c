@@ -232,13 +232,15 @@ static void check_socket(struct findings *f, const struct conf *cf)
         }
         unsigned mode = (unsigned)cf->milter_socket_mode;
         int reach = (mode & 02) != 0;
-        struct who mu;
-        if (!reach && (mode & 020) && cf->milter_user && *cf->milter_user &&
-            who_get(cf->milter_user, &mu) == 0) {
-            struct passwd *pw = getpwnam(cf->milter_user);
-            for (int i = 0; pw && i < pf.ngids; i++)
-                reach |= pf.gids[i] == pw->pw_gid;
-        }
+        /* the socket's group: that of [milter] user, or else (the unit's
+         * User=, RuntimeDirectory=) the group of the directory it is in */
+        gid_t sgid = dsb.st_gid;
+        struct passwd *pw = cf->milter_user && *cf->milter_user
+                            ? getpwnam(cf->milter_user) : NULL;
+        if (pw != NULL)
+            sgid = pw->pw_gid;
+        for (int i = 0; !reach && (mode & 020) && i < pf.ngids; i++)
+            reach = pf.gids[i] == sgid;
         if (reach)
             say(f, "ok", "milter socket %s (not there yet: the milter is not running) "
                 "will be writable by postfix (socket_mode %04o)", path, mode);

@@ -76,6 +76,7 @@ store_t *ctl_store(struct ctl *c)
         return c->store;
     if (ctl_conf(c) == NULL)
         return NULL;
+    errno = 0;
     if (stat(c->conf->store_path, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
         ctl_err("no mail log at %s ([store] path): %s", c->conf->store_path,
                 errno ? strerror(errno) : "not a directory");
