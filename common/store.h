@@ -13,6 +13,9 @@
  *   parked    same as outbox         -> items a peer refused for good
  *   meta      "schema" (ASCII decimal), "outbox_seq" (u64 LE, global),
  *             "settle" (see map size)
+ *   replay    MAC (1..64 bytes)      -> expires (u64 LE, Unix s): the sync
+ *                                       receiver's replay memory, kept
+ *                                       across restarts
  * Ids sort by time (mailid.h), so every index is a time-ordered range scan.
  * Record encoding: store_rec.h (version byte, little-endian, length-prefixed).
  * Limits: addresses 1..320 bytes, peer names 1..255, queue id / Message-ID /
@@ -270,6 +273,20 @@ int store_outbox_stats(store_t *st, const char *peer, size_t *depth,
                        uint64_t *oldest_ms, size_t *parked);
 
 int store_stats(store_t *st, struct store_stats *out);
+
+/*
+ * The sync receiver's replay memory (design §7, §11): a signature accepted
+ * once must be refused until it expires, also after a restart.
+ * store_replay_add() records mac (1..64 bytes) until expires_s, durably
+ * (STORE_OK only once on disk).  store_replay_load() calls fn for every
+ * entry still live at now_s (expires_s >= now_s), then deletes the expired
+ * ones in one write.
+ */
+int store_replay_add(store_t *st, const unsigned char *mac, size_t len, uint64_t expires_s);
+int store_replay_load(store_t *st, uint64_t now_s,
+                      void (*fn)(void *arg, const unsigned char *mac, size_t len,
+                                 uint64_t expires_s),
+                      void *arg);
 
 const char *store_status_name(int status);      /* "sent", "read", ... */
 int store_status_parse(const char *name);        /* -1 if unknown */

@@ -46,6 +46,7 @@ enum store_db {
     STORE_DB_OUTBOX,
     STORE_DB_PARKED,
     STORE_DB_META,
+    STORE_DB_REPLAY,
     STORE_DB_COUNT
 };
 

@@ -22,6 +22,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "addr.h"
 #include "log.h"
@@ -333,6 +334,9 @@ struct sync_receiver {
     struct sync_slot *slots;    /* n_buckets * SYNC_BUCKET_SLOTS */
 };
 
+static void sync_replay_loaded(void *arg, const unsigned char *mac, size_t len,
+                               uint64_t expires_s);
+
 sync_receiver_t *sync_receiver_new(struct conf *conf, store_t *st,
                                    size_t replay_slots)
 {
@@ -346,6 +350,14 @@ sync_receiver_t *sync_receiver_new(struct conf *conf, store_t *st,
     r->n_buckets = (replay_slots + SYNC_BUCKET_SLOTS - 1) / SYNC_BUCKET_SLOTS;
     r->slots = xcalloc(r->n_buckets * SYNC_BUCKET_SLOTS, sizeof(*r->slots));
     pthread_mutex_init(&r->lock, NULL);
+    /* The signatures accepted before a restart stay refused (design §11):
+     * a request captured and replayed right after a restart is a replay. */
+    if (st != NULL) {
+        long long now_s = (long long)time(NULL);
+        int rc = store_replay_load(st, (uint64_t)now_s, sync_replay_loaded, r);
+        if (rc != STORE_OK)
+            log_error("sync: cannot load the replay memory: %s", store_strerror(rc));
+    }
     return r;
 }
 
@@ -381,6 +393,23 @@ static struct conf *sync_conf_get(sync_receiver_t *r)
     c = conf_ref(r->conf);
     pthread_mutex_unlock(&r->conf_lock);
     return c;
+}
+
+/* A live signature from the store: into the memory (a full bucket drops
+ * it with a log line; the table is sized for the window's traffic). */
+static int sync_remember(sync_receiver_t *r, const unsigned char *mac,
+                         long long expires, long long now_s);
+
+static void sync_replay_loaded(void *arg, const unsigned char *mac, size_t len,
+                               uint64_t expires_s)
+{
+    sync_receiver_t *r = arg;
+
+    if (len != SYNC_MAC_LEN)
+        return;
+    if (sync_remember(r, mac, (long long)expires_s, (long long)time(NULL)) ==
+        SYNC_EBUSY)
+        log_warn("sync: replay memory full while loading it from the mail log");
 }
 
 /* Remember mac until expires; SYNC_EREPLAY if live already, SYNC_EBUSY if full. */
@@ -429,7 +458,7 @@ static int sync_check_c(sync_receiver_t *r, const struct conf *c, const char *me
         return SYNC_EHEADER;
     if (sig_hex == NULL || sync_sig_decode(sig_hex, mac) != 0)
         return SYNC_ESIG;
-    rc = sync_verify(c->key, c->key_len, method, path, timestamp, server, body,
+    rc = sync_verify(c->key_sync, sizeof(c->key_sync), method, path, timestamp, server, body,
                      body_len, sig_hex);
     if (rc != SYNC_OK)
         return SYNC_ESIG;
@@ -445,7 +474,13 @@ static int sync_check_c(sync_receiver_t *r, const struct conf *c, const char *me
     }
     if (ts < now_s - window || ts > now_s + window)
         return SYNC_ESTALE;
-    return sync_remember(r, mac, ts + window, now_s);
+    rc = sync_remember(r, mac, ts + window, now_s);
+    /* Durable before the batch is applied, so no restart forgets it; if
+     * it cannot be written the peer retries (with a fresh signature). */
+    if (rc == SYNC_OK && r->st != NULL &&
+        store_replay_add(r->st, mac, SYNC_MAC_LEN, (uint64_t)(ts + window)) != STORE_OK)
+        return SYNC_ESTORE;
+    return rc;
 }
 
 int sync_check(sync_receiver_t *r, const char *method, const char *path,

@@ -85,6 +85,7 @@ path = $d/db
 secret = $TOKEN
 scopes = notify query
 EOF
+    chmod 600 "$d/mailstate.conf"   # an inline secret needs a private file
 }
 
 # ---- daemons (two of each kind, so not the single-instance helpers) ----
@@ -212,7 +213,10 @@ metric_eq() { [ "$(metric "$1" "$2")" = "$3" ]; }
 sign() {          # KEYFILE TS SERVER BODY: the X-Mailstate-Signature of a sync
     /usr/bin/python3 -c '
 import hashlib, hmac, sys
-key = open(sys.argv[1], "rb").read()
+# The signing key is derived from the system key (common/keys.h: HKDF-SHA256).
+raw = open(sys.argv[1], "rb").read()
+prk = hmac.new(b"mailstate system key v1", raw, hashlib.sha256).digest()
+key = hmac.new(prk, b"mailstate sync signature\x01", hashlib.sha256).digest()
 msg = ("POST\n/v1/sync\n%s\n%s\n" % (sys.argv[2], sys.argv[3])).encode() + sys.argv[4].encode()
 print(hmac.new(key, msg, hashlib.sha256).hexdigest())' "$@"
 }

@@ -307,7 +307,7 @@ static int rx_post(struct rx *x, const char *server, long long ts, long long now
     char tsbuf[24], sig[SYNC_SIG_HEX_LEN + 1];
 
     snprintf(tsbuf, sizeof(tsbuf), "%lld", ts);
-    sync_sign(x->conf->key, x->conf->key_len, "POST", SYNC_PATH, tsbuf, server,
+    sync_sign(x->conf->key_sync, sizeof(x->conf->key_sync), "POST", SYNC_PATH, tsbuf, server,
               body, strlen(body), sig);
     return sync_handle(x->r, "POST", SYNC_PATH, server, tsbuf, sig, body,
                        strlen(body), now, reply);
@@ -347,7 +347,7 @@ static void test_check_table(void **state)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         int rc;
         snprintf(ts, sizeof(ts), "%lld", cases[i].ts);
-        sync_sign(x->conf->key, x->conf->key_len, "POST", SYNC_PATH, ts,
+        sync_sign(x->conf->key_sync, sizeof(x->conf->key_sync), "POST", SYNC_PATH, ts,
                   cases[i].server, body, strlen(body), sig);
         rc = sync_check(x->r, "POST", SYNC_PATH, cases[i].server, ts, sig, body,
                         strlen(body), now);
@@ -361,7 +361,7 @@ static void test_check_table(void **state)
     }
     /* missing or malformed headers */
     snprintf(ts, sizeof(ts), "%lld", now);
-    sync_sign(x->conf->key, x->conf->key_len, "POST", SYNC_PATH, ts, "mx2", body,
+    sync_sign(x->conf->key_sync, sizeof(x->conf->key_sync), "POST", SYNC_PATH, ts, "mx2", body,
               strlen(body), sig);
     assert_int_equal(sync_check(x->r, "POST", SYNC_PATH, NULL, ts, sig, body, strlen(body), now), SYNC_EHEADER);
     assert_int_equal(sync_check(x->r, "POST", SYNC_PATH, "", ts, sig, body, strlen(body), now), SYNC_EHEADER);
@@ -384,14 +384,14 @@ static void test_replay_memory_full(void **state)
     snprintf(ts, sizeof(ts), "%lld", now);
     for (int i = 0; i < 33; i++) {
         snprintf(body, sizeof(body), "{\"entries\":[],\"n\":%d}", i);
-        sync_sign(x->conf->key, x->conf->key_len, "POST", SYNC_PATH, ts, "mx2",
+        sync_sign(x->conf->key_sync, sizeof(x->conf->key_sync), "POST", SYNC_PATH, ts, "mx2",
                   body, strlen(body), sig);
         assert_int_equal(sync_check(small, "POST", SYNC_PATH, "mx2", ts, sig, body,
                                     strlen(body), now), i < 32 ? SYNC_OK : SYNC_EBUSY);
     }
     /* once the window has passed, the slots are free again */
     snprintf(ts, sizeof(ts), "%lld", now + 301);
-    sync_sign(x->conf->key, x->conf->key_len, "POST", SYNC_PATH, ts, "mx2", body,
+    sync_sign(x->conf->key_sync, sizeof(x->conf->key_sync), "POST", SYNC_PATH, ts, "mx2", body,
               strlen(body), sig);
     assert_int_equal(sync_check(small, "POST", SYNC_PATH, "mx2", ts, sig, body,
                                 strlen(body), now + 301), SYNC_OK);
@@ -440,7 +440,7 @@ static void test_handle_merge(void **state)
         char tsbuf[24], sig[SYNC_SIG_HEX_LEN + 1];
         uint64_t replays = sync_refused_count(SYNC_R_REPLAY);
         snprintf(tsbuf, sizeof(tsbuf), "%lld", now + 3);
-        sync_sign(x->conf->key, x->conf->key_len, "POST", SYNC_PATH, tsbuf, "mx2",
+        sync_sign(x->conf->key_sync, sizeof(x->conf->key_sync), "POST", SYNC_PATH, tsbuf, "mx2",
                   body, strlen(body), sig);
         assert_int_equal(sync_handle(x->r, "POST", SYNC_PATH, "mx2", tsbuf, sig, body,
                                      strlen(body), now + 4, &reply), 409);
@@ -586,7 +586,7 @@ static void test_handle_privacy(void **state)
         fx_mail(x->st, "alice@a.example", id, rcpts, servers, 2);
         body = rx_body(id, "alice@a.example", "carol@c.example", 5000, 5000, 1);
         snprintf(ts, sizeof(ts), "%d", 1764325200 + k);
-        sync_sign(c->key, c->key_len, "POST", SYNC_PATH, ts, "mx2", body, strlen(body), sig);
+        sync_sign(c->key_sync, sizeof(c->key_sync), "POST", SYNC_PATH, ts, "mx2", body, strlen(body), sig);
         assert_int_equal(sync_handle(r, "POST", SYNC_PATH, "mx2", ts, sig, body,
                                      strlen(body), 1764325200, &reply), 200);
         assert_string_equal(reply, "{\"merged\":0,\"refused\":1}");
@@ -620,7 +620,7 @@ static void test_reload_conf(void **state)
     body = rx_body(id, "alice@a.example", "carol@c.example", 5000, 5000, 1);
     sync_receiver_set_conf(x->r, c);
     conf_unref(c);                 /* the receiver holds its own reference */
-    sync_sign(x->conf->key, x->conf->key_len, "POST", SYNC_PATH, "1764325200", "mx2", body,
+    sync_sign(x->conf->key_sync, sizeof(x->conf->key_sync), "POST", SYNC_PATH, "1764325200", "mx2", body,
               strlen(body), sig);
     assert_int_equal(sync_handle(x->r, "POST", SYNC_PATH, "mx2", "1764325200", sig, body,
                                  strlen(body), 1764325200, &reply), 200);
@@ -633,7 +633,7 @@ static void test_reload_conf(void **state)
     assert_int_equal(sync_handle(x->r, "POST", SYNC_PATH, "mx2", "1764325201", sig, body,
                                  strlen(body), 1764325200, &reply), 401);
     xfree(reply);
-    sync_sign(c2->key, c2->key_len, "POST", SYNC_PATH, "1764325201", "mx2", body,
+    sync_sign(c2->key_sync, sizeof(c2->key_sync), "POST", SYNC_PATH, "1764325201", "mx2", body,
               strlen(body), sig);
     assert_int_equal(sync_handle(x->r, "POST", SYNC_PATH, "mx2", "1764325201", sig, body,
                                  strlen(body), 1764325200, &reply), 200);
