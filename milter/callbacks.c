@@ -35,6 +35,7 @@ struct ms_conn {
     /* the current message */
     char          *sender;
     int            authenticated;
+    char          *login;          /* {auth_authen}, NULL if none */
     char          *queue_id;
     struct strv    rcpts;
     struct strv    mailid_hdrs;
@@ -186,6 +187,7 @@ static void strv_free(struct strv *sv)
 static void msg_reset(struct ms_conn *mc)
 {
     mc->sender = xfree(mc->sender);
+    mc->login = xfree(mc->login);
     mc->queue_id = xfree(mc->queue_id);
     mc->message_id = xfree(mc->message_id);
     mc->subject = xfree(mc->subject);
@@ -278,6 +280,7 @@ static sfsistat mlfi_envfrom(SMFICTX *ctx, char **argv)
     msg_reset(mc);
     mc->sender = xstrdup(argv && argv[0] ? argv[0] : "");
     mc->authenticated = auth != NULL && auth[0] != '\0';
+    mc->login = mc->authenticated ? xstrdup(auth) : NULL;
     cb_set_queue_id(ctx, mc);
     return cb_reply(mc, SMFIP_NR_MAIL);
 }
@@ -358,6 +361,7 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
     in.conf = c;
     in.sender = mc->sender;
     in.authenticated = mc->authenticated;
+    in.login = mc->login;
     in.client_addr = mc->client_addr[0] ? mc->client_addr : NULL;
     in.rcpts = (const char *const *)mc->rcpts.v;
     in.n_rcpts = mc->rcpts.n;
@@ -382,6 +386,17 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
             goto clear;
     }
 
+    /* Forged headers that cannot be removed would pass as genuine: that is
+     * the milter's trouble (on_error), never a silent pass. */
+    if (!trouble && out.n_del_mailid + out.n_del_sender > 0 &&
+        (mc->actions & SMFIF_CHGHDRS) == 0) {
+        ret = cb_trouble(mc, "cannot remove incoming tracking headers",
+                         "the MTA did not grant SMFIF_CHGHDRS");
+        trouble = 1;
+        if (ret != SMFIS_CONTINUE)
+            goto clear;
+    }
+
     /* The records are durable before the reply (and before the headers go in). */
     if (!trouble && out.n_rcpts > 0) {
         rc = cb_store_put(&out);
@@ -394,8 +409,8 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
         }
     }
 
-    /* Forged or unverifiable ids go in every case. */
-    if (out.n_del_mailid + out.n_del_sender > 0) {
+    /* Forged or unverifiable ids go in every case (where the MTA lets us). */
+    if (out.n_del_mailid + out.n_del_sender > 0 && (mc->actions & SMFIF_CHGHDRS) != 0) {
         int failed = cb_delete(ctx, c->header_mail_id, out.del_mailid, out.n_del_mailid) +
                      cb_delete(ctx, c->header_sender, out.del_sender, out.n_del_sender);
         if (failed)
@@ -413,8 +428,8 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
         else
             log_info("%s", out.reason);
     } else if (!trouble) {
-        if (out.action == DECIDE_KEEP)
-            log_info("%s", out.reason);
+        if (out.action == DECIDE_KEEP || out.notice)
+            log_info("%s%s", out.notice ? "not tagged: " : "", out.reason);
         else
             log_debug("not tagged: %s", out.reason);
     }

@@ -270,6 +270,25 @@ static void api_reads(const struct api_ctx *ctx, const struct api_req *req,
     if (rc != 0)
         return;
 
+    /* Only the recipient's own server may say the recipient read it: a
+     * read for someone another server hosts could never be lowered by
+     * that server's real state (design §11). */
+    {
+        const char *where_server = NULL;
+        if (msys_judge_recipient(conf->msys, rd.rcpt.key, &where_server) != MSYS_LOCAL) {
+            api_error(resp, 422, "not_local",
+                      "recipient %s is not hosted by this server (%s)", rd.rcpt.key,
+                      where_server ? where_server : "outside the system");
+            return;
+        }
+    }
+    /* Nobody reads a mail before it existed (the id carries its time; the
+     * slack covers clock skew between the servers). */
+    if (rd.when_ms + API_FUTURE_SLACK_MS < mailid_time_ms(rd.id)) {
+        api_error(resp, 400, "bad_time", "time is before the mail was sent");
+        return;
+    }
+
     if (!conf->tracking || conf_is_opt_out(conf, rd.rcpt.key)) {
         int off = !conf->tracking;
         metrics_ignored(off ? METRICS_TRACKING_OFF : METRICS_OPT_OUT);
@@ -373,7 +392,7 @@ static void api_mail(const struct api_ctx *ctx, const struct api_req *req,
     }
     struct jw w;
     jw_init(&w, 512 + 256 * rec->n_rcpts);
-    render_mail(&w, ctx->conf, rec);
+    render_mail(&w, rec);
     store_mail_rec_free(rec);
     api_jw(resp, 200, &w);
 }
@@ -483,7 +502,7 @@ static void api_mails(const struct api_ctx *ctx, const struct api_req *req,
     jw_key(&w, "mails");
     jw_arr_open(&w);
     for (size_t i = 0; i < list.n_mails; i++)
-        render_mail(&w, ctx->conf, &list.mails[i]);
+        render_mail(&w, &list.mails[i]);
     jw_arr_close(&w);
     jw_key(&w, "next_cursor");
     jw_str(&w, list.next_cursor[0] != '\0' ? list.next_cursor : NULL);

@@ -184,19 +184,13 @@ void render_rcpt(struct jw *w, const struct store_rcpt *r)
     jw_obj_close(w);
 }
 
-void render_mail(struct jw *w, const struct conf *conf, const struct store_mail_rec *rec)
+void render_mail(struct jw *w, const struct store_mail_rec *rec)
 {
     const struct store_mail *m = &rec->mail;
-    char tag[MAILID_TAG_LEN + 1];
-    char value[MAILID_VALUE_LEN + 1];
 
-    mailid_tag_k(&conf->mac_key, m->id, m->sender ? m->sender : "", tag);
-    memcpy(value, m->id, MAILID_ID_LEN);
-    value[MAILID_ID_LEN] = '.';
-    memcpy(value + MAILID_ID_LEN + 1, tag, MAILID_TAG_LEN + 1);
     jw_obj_open(w);
     jw_key(w, "mail_id");
-    jw_strn(w, value, MAILID_VALUE_LEN);
+    jw_strn(w, m->id, MAILID_ID_LEN);
     jw_key(w, "sender");
     jw_str(w, m->sender ? m->sender : "");
     render_set_time(w, "created", m->created_ms);
