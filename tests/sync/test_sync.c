@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -373,6 +374,36 @@ static void test_check_table(void **state)
     assert_int_equal(sync_check(x->r, "POST", SYNC_PATH, "mx3", ts, sig, body, strlen(body), now), SYNC_ESIG);
 }
 
+/*
+ * Attack (issue 14 item 7): a sync request captured on the wire and
+ * replayed right after the receiving tracker restarted.  The replay memory
+ * is in the mail log, so the new receiver refuses it; a freshly signed
+ * request still passes.
+ */
+static void test_replay_across_restart(void **state)
+{
+    struct rx *x = *state;
+    long long now = (long long)time(NULL);
+    char ts[24], sig[SYNC_SIG_HEX_LEN + 1];
+    const char *body = "{\"entries\":[]}";
+
+    snprintf(ts, sizeof(ts), "%lld", now);
+    sync_sign(x->conf->key_sync, sizeof(x->conf->key_sync), "POST", SYNC_PATH, ts, "mx2",
+              body, strlen(body), sig);
+    assert_int_equal(sync_check(x->r, "POST", SYNC_PATH, "mx2", ts, sig, body, strlen(body),
+                                now), SYNC_OK);
+    /* the restart: a new receiver on the same mail log */
+    sync_receiver_free(x->r);
+    x->r = sync_receiver_new(x->conf, x->st, 0);
+    assert_int_equal(sync_check(x->r, "POST", SYNC_PATH, "mx2", ts, sig, body, strlen(body),
+                                now + 1), SYNC_EREPLAY);
+    snprintf(ts, sizeof(ts), "%lld", now + 1);
+    sync_sign(x->conf->key_sync, sizeof(x->conf->key_sync), "POST", SYNC_PATH, ts, "mx2",
+              body, strlen(body), sig);
+    assert_int_equal(sync_check(x->r, "POST", SYNC_PATH, "mx2", ts, sig, body, strlen(body),
+                                now + 1), SYNC_OK);
+}
+
 /* The replay memory is bounded: full means 503, never forgetting a live one. */
 static void test_replay_memory_full(void **state)
 {
@@ -689,6 +720,7 @@ int main(void)
         cmocka_unit_test(test_encode_roundtrip),
         cmocka_unit_test_setup_teardown(test_check_table, rx_setup, rx_teardown),
         cmocka_unit_test_setup_teardown(test_replay_memory_full, rx_setup, rx_teardown),
+        cmocka_unit_test_setup_teardown(test_replay_across_restart, rx_setup, rx_teardown),
         cmocka_unit_test_setup_teardown(test_handle_merge, rx_setup, rx_teardown),
         cmocka_unit_test_setup_teardown(test_handle_refused_entries, rx_setup, rx_teardown),
         cmocka_unit_test_setup_teardown(test_handle_large_batch, rx_setup, rx_teardown),
