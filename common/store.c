@@ -16,6 +16,7 @@
 #include "log.h"
 #include "store_db.h"
 #include "store_env.h"
+#include "store_me.h"
 #include "store_rec.h"
 #include "xmem.h"
 
@@ -84,6 +85,8 @@ static int put_fn(store_t *st, MDB_txn *txn, void *arg)
             MDB_val ik = store_db_val(&key), empty = { 0, (void *)"" };
             rc = mdb_put(txn, st->dbi[STORE_DB_BY_SENDER], &ik, &empty, 0);
         }
+        if (rc == 0)
+            rc = store_me_index(st, txn, &m, 0);
     }
     for (size_t i = 0; rc == 0 && i < a->n; i++) {
         struct store_rcpt r = a->rcpts[i];
@@ -117,6 +120,7 @@ int store_put_sent(store_t *st, const struct store_mail *mail,
     if (st == NULL || mail == NULL || !store_db_id_ok(mail->id) ||
         !store_db_addr_ok(mail->sender) || !store_db_field_ok(mail->queue_id) ||
         !store_db_field_ok(mail->message_id) || !store_db_field_ok(mail->subject) ||
+        (mail->login && !store_db_addr_ok(mail->login)) ||
         (n_rcpts > 0 && rcpts == NULL))
         return STORE_EINVAL;
     for (size_t i = 0; i < n_rcpts; i++)

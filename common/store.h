@@ -8,6 +8,11 @@
  *   rcpts     ID(26) rcpt_key        -> recipient entry (version byte first)
  *   by_sender sender_key 0x00 ID(26) -> ""    (time-ordered per sender)
  *   by_rcpt   rcpt_key 0x00 ID(26)   -> ""    (time-ordered per recipient)
+ *   by_login  login 0x00 ID(26)      -> ""    (schema 2: the SMTP AUTH login
+ *                                              of mails that had one)
+ *   by_msgid  H(16) ID(26)           -> ""    (schema 2: H = BLAKE2b-128 of
+ *                                              the Message-ID in normal form,
+ *                                              store_msgid_norm; store_me.h)
  *   outbox    peer 0x00 SEQ(u64 BE)  -> version, queued_ms, ID(26) rcpt_key
  *                                       (pending forwards)
  *   parked    same as outbox         -> items a peer refused for good
@@ -103,7 +108,9 @@
 
 #include "mailid.h"
 
-#define STORE_SCHEMA_VERSION 1
+/* 2: mail records carry the SMTP AUTH login; by_login and by_msgid indexes
+ * (a version 1 database gets by_msgid built at open). */
+#define STORE_SCHEMA_VERSION 2
 
 enum store_err {
     STORE_OK        = 0,
@@ -141,6 +148,8 @@ struct store_mail {
     char     *message_id;      /* may be NULL */
     char     *subject;         /* NULL unless record_subject */
     uint32_t  n_rcpt;          /* envelope recipients of the message, all kinds */
+    char     *login;           /* SMTP AUTH login ({auth_authen}), NULL if none;
+                                  1..320 bytes, compared exactly */
 };
 
 struct store_rcpt {

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "store_me.h"
 #include "store_rec.h"
 #include "xmem.h"
 
@@ -195,8 +196,11 @@ int store_db_mail_delete(store_t *st, MDB_txn *txn, const char *id)
         store_rec_mail_clear(&m);
         return corrupt("mail", id);
     }
+    rc = store_me_index(st, txn, &m, 1);
     store_db_key_index(&key, m.sender, id);
     store_rec_mail_clear(&m);
+    if (rc != 0)
+        return rc;
     k = store_db_val(&key);
     rc = del_ignoring_missing(txn, st->dbi[STORE_DB_BY_SENDER], &k);
     if (rc != 0)

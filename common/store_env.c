@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "store_me.h"
 #include "xmem.h"
 
 #define STORE_RETRY_MAX       64
@@ -38,6 +39,7 @@ static int solo_run(store_t *st, struct wop *w);
 
 static const char *const db_names[STORE_DB_COUNT] = {
     "mails", "rcpts", "by_sender", "by_rcpt", "outbox", "parked", "meta",
+    "by_login", "by_msgid",
     "replay",
 };
 
@@ -664,10 +666,23 @@ static int open_dbs(store_t *st, MDB_txn *txn, void *arg)
                  st->path, have, STORE_SCHEMA_VERSION);
         return STORE_ESCHEMA;
     }
-    /* have < STORE_SCHEMA_VERSION: no older schema exists yet (version 1 is
-     * the first); a future migration goes here, records migrate lazily by
-     * their version byte. */
-    return 0;
+    /* Records migrate lazily by their version byte; indexes a newer schema
+     * adds are built here, in this one write transaction. */
+    if (have < 2) {
+        rc = store_me_migrate_1(st, txn);
+        if (rc != 0)
+            return rc;
+    }
+    if (have < STORE_SCHEMA_VERSION) {
+        int n = snprintf(buf, sizeof(buf), "%d", STORE_SCHEMA_VERSION);
+        v.mv_data = buf;
+        v.mv_size = (size_t)n;
+        rc = mdb_put(txn, st->dbi[STORE_DB_META], &k, &v, 0);
+        if (rc == 0)
+            log_info("store %s: schema %lu migrated to %d", st->path, have,
+                     STORE_SCHEMA_VERSION);
+    }
+    return rc;
 }
 
 int store_env_open(const struct store_opts *opts, store_t **out, char *err, size_t errlen)

@@ -46,6 +46,8 @@ enum store_db {
     STORE_DB_OUTBOX,
     STORE_DB_PARKED,
     STORE_DB_META,
+    STORE_DB_BY_LOGIN,      /* schema 2 */
+    STORE_DB_BY_MSGID,      /* schema 2 */
     STORE_DB_REPLAY,
     STORE_DB_COUNT
 };

@@ -143,14 +143,21 @@ static void get_str_fixed(struct rd *r, char *out, size_t outlen)
     free(s);
 }
 
-/* Start of a record: the version byte must be one we know. */
-static int rd_begin(struct rd *r, const void *data, size_t len)
+/* Start of a record: the version byte, or -1 if there is none. */
+static int rd_version(struct rd *r, const void *data, size_t len)
 {
     r->p = data;
     r->len = len;
     r->off = 0;
     r->bad = 0;
-    return get_u8(r) == STORE_REC_VERSION && !r->bad ? 0 : -1;
+    unsigned v = get_u8(r);
+    return r->bad ? -1 : (int)v;
+}
+
+/* Start of a record: the version byte must be one we know. */
+static int rd_begin(struct rd *r, const void *data, size_t len)
+{
+    return rd_version(r, data, len) == STORE_REC_VERSION ? 0 : -1;
 }
 
 /* A record must be used up exactly: trailing bytes mean a newer writer. */
@@ -164,13 +171,14 @@ static int rd_end(const struct rd *r)
 void store_rec_mail_encode(struct store_rec_buf *b, const struct store_mail *m)
 {
     b->len = 0;
-    put_u8(b, STORE_REC_VERSION);
+    put_u8(b, STORE_REC_MAIL_VERSION);
     put_u64(b, m->created_ms);
     put_u32(b, m->n_rcpt);
     put_str(b, m->sender ? m->sender : "");
     put_str(b, m->queue_id);
     put_str(b, m->message_id);
     put_str(b, m->subject);
+    put_str(b, m->login);
 }
 
 void store_rec_mail_clear(struct store_mail *m)
@@ -179,6 +187,7 @@ void store_rec_mail_clear(struct store_mail *m)
     m->queue_id = xfree(m->queue_id);
     m->message_id = xfree(m->message_id);
     m->subject = xfree(m->subject);
+    m->login = xfree(m->login);
 }
 
 int store_rec_mail_decode(const void *data, size_t len, const char *id,
@@ -189,7 +198,8 @@ int store_rec_mail_decode(const void *data, size_t len, const char *id,
     memset(out, 0, sizeof(*out));
     memcpy(out->id, id, MAILID_ID_LEN);
     out->id[MAILID_ID_LEN] = '\0';
-    if (rd_begin(&r, data, len) < 0)
+    int version = rd_version(&r, data, len);
+    if (version != 1 && version != STORE_REC_MAIL_VERSION)
         return -1;
     out->created_ms = get_u64(&r);
     out->n_rcpt = get_u32(&r);
@@ -197,6 +207,8 @@ int store_rec_mail_decode(const void *data, size_t len, const char *id,
     out->queue_id = get_str(&r);
     out->message_id = get_str(&r);
     out->subject = get_str(&r);
+    if (version >= 2)
+        out->login = get_str(&r);
     if (rd_end(&r) < 0 || out->sender == NULL) {
         store_rec_mail_clear(out);
         return -1;

@@ -10,7 +10,9 @@
  * encoding does not depend on the compiler or the host.
  *
  *   mail   v u64 created_ms, u32 n_rcpt, str sender, str queue_id,
- *            str message_id, str subject
+ *            str message_id, str subject [, str login]
+ *          (version STORE_REC_MAIL_VERSION = 2 appends login; a version 1
+ *          mail record decodes with login = NULL)
  *   rcpt   v u8 status, u64 first_read, u64 last_read, u32 read_count,
  *            u64 updated_ms, str server, str via        (address = key)
  *   outbox v u64 queued_ms, ID(26), rcpt_key            (rest of the value)
@@ -26,6 +28,7 @@
 #include "store.h"
 
 #define STORE_REC_VERSION 1
+#define STORE_REC_MAIL_VERSION 2
 
 struct store_rec_buf {
     unsigned char *p;

@@ -35,7 +35,7 @@ struct ms_conn {
     /* the current message */
     char          *sender;
     int            authenticated;
-    char          *login;          /* {auth_authen}, NULL if none */
+    char          *auth_login;     /* {auth_authen}, NULL if none */
     char          *queue_id;
     struct strv    rcpts;
     struct strv    mailid_hdrs;
@@ -187,9 +187,9 @@ static void strv_free(struct strv *sv)
 static void msg_reset(struct ms_conn *mc)
 {
     mc->sender = xfree(mc->sender);
-    mc->login = xfree(mc->login);
     mc->queue_id = xfree(mc->queue_id);
     mc->message_id = xfree(mc->message_id);
+    mc->auth_login = xfree(mc->auth_login);
     mc->subject = xfree(mc->subject);
     mc->authenticated = 0;
     strv_clear(&mc->rcpts);
@@ -280,7 +280,7 @@ static sfsistat mlfi_envfrom(SMFICTX *ctx, char **argv)
     msg_reset(mc);
     mc->sender = xstrdup(argv && argv[0] ? argv[0] : "");
     mc->authenticated = auth != NULL && auth[0] != '\0';
-    mc->login = mc->authenticated ? xstrdup(auth) : NULL;
+    mc->auth_login = mc->authenticated ? xstrdup(auth) : NULL;
     cb_set_queue_id(ctx, mc);
     return cb_reply(mc, SMFIP_NR_MAIL);
 }
@@ -361,7 +361,7 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
     in.conf = c;
     in.sender = mc->sender;
     in.authenticated = mc->authenticated;
-    in.login = mc->login;
+    in.auth_login = mc->auth_login;
     in.client_addr = mc->client_addr[0] ? mc->client_addr : NULL;
     in.rcpts = (const char *const *)mc->rcpts.v;
     in.n_rcpts = mc->rcpts.n;

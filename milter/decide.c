@@ -166,6 +166,12 @@ static void decide_fill_mail(const struct decide_in *in, struct decide_out *out,
     out->mail.message_id = decide_field(in->message_id);
     out->mail.subject = in->conf->record_subject ? decide_field(in->subject) : NULL;
     out->mail.n_rcpt = (uint32_t)in->n_rcpts;
+    /* The login names whose mail this is (issue 12); one the store cannot
+     * key (over 320 bytes, or with a NUL) is not recorded: the sender
+     * address still identifies the mail. */
+    out->mail.login = NULL;
+    if (in->auth_login && in->auth_login[0] && strlen(in->auth_login) <= 320)
+        out->mail.login = xstrdup(in->auth_login);
 }
 
 static void decide_record_clear(struct decide_out *out)
@@ -231,10 +237,10 @@ int decide(const struct decide_in *in, struct decide_out *out)
         return 0;
     }
     if (c->milter_sender_login_check && in->authenticated &&
-        !loginmap_allows(c->sender_login_map, sender.key, in->login, c->recipient_delimiter)) {
+        !loginmap_allows(c->sender_login_map, sender.key, in->auth_login, c->recipient_delimiter)) {
         snprintf(out->reason, sizeof(out->reason),
                  "SMTP AUTH login %.64s may not send as %.200s (sender_login_check; "
-                 "see sender_login_maps)", in->login ? in->login : "(unknown)", sender.key);
+                 "see sender_login_maps)", in->auth_login ? in->auth_login : "(unknown)", sender.key);
         out->notice = 1;
         return 0;
     }
@@ -272,6 +278,7 @@ void decide_out_clear(struct decide_out *out)
     out->mail.queue_id = xfree(out->mail.queue_id);
     out->mail.message_id = xfree(out->mail.message_id);
     out->mail.subject = xfree(out->mail.subject);
+    out->mail.login = xfree(out->mail.login);
     decide_record_clear(out);
     out->n_del_mailid = out->n_del_sender = 0;
     out->action = DECIDE_NONE;

@@ -69,7 +69,9 @@ struct decide_in {
     const struct conf  *conf;
     const char         *sender;        /* MAIL FROM argument ("<a@b>", "<>") */
     int                 authenticated; /* {auth_authen} was non-empty */
-    const char         *login;         /* the {auth_authen} value, NULL if none */
+    const char         *auth_login;    /* {auth_authen} itself, NULL if none;
+                                          recorded with the mail (<= 320 bytes,
+                                          else not recorded) */
     const char         *client_addr;   /* textual IP, NULL if unknown */
     const char *const  *rcpts;         /* RCPT TO arguments */
     size_t              n_rcpts;

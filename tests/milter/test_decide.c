@@ -204,7 +204,7 @@ static void test_tag_table(void **state)
         in.conf = c;
         in.sender = tc->sender;
         in.authenticated = tc->login != NULL;
-        in.login = tc->login;
+        in.auth_login = tc->login;
         in.client_addr = tc->client;
         in.rcpts = tc->rcpts;
         in.n_rcpts = n;
@@ -291,7 +291,7 @@ static void test_forged_removed(void **state)
     /* same forgeries on an authenticated internal submission: removed and re-tagged */
     in.sender = "<alice@a.example>";
     in.authenticated = 1;
-    in.login = "alice@a.example";
+    in.auth_login = "alice@a.example";
     assert_int_equal(decide(&in, &out), 0);
     assert_int_equal(out.action, DECIDE_TAG);
     assert_int_equal(out.n_del_mailid, 2);
@@ -527,7 +527,30 @@ static void test_record_subject(void **state)
     assert_int_equal(decide(&in, &out), 0);
     assert_null(out.mail.subject);
     assert_string_equal(out.mail.message_id, "<m1@a.example>");
+    assert_null(out.mail.login);              /* trusted network, no SMTP AUTH */
     decide_out_clear(&out);
+
+    /* the SMTP AUTH login is recorded with the mail (issue 12) ... */
+    in.authenticated = 1;
+    in.auth_login = "Alice@A.example";
+    assert_int_equal(decide(&in, &out), 0);
+    assert_string_equal(out.mail.login, "Alice@A.example");
+    decide_out_clear(&out);
+    /* ... bad input: a login longer than the store keys (321 bytes) can be
+     * nobody's address: the login binding (issue 14) leaves the mail
+     * untagged, unrecorded, and says why */
+    char longlogin[322];
+    memset(longlogin, 'l', 321);
+    longlogin[321] = '\0';
+    in.auth_login = longlogin;
+    assert_int_equal(decide(&in, &out), 0);
+    assert_int_equal(out.action, DECIDE_NONE);
+    assert_int_equal(out.n_rcpts, 0);
+    assert_true(out.notice);
+    assert_non_null(strstr(out.reason, "may not send as alice@a.example"));
+    decide_out_clear(&out);
+    in.authenticated = 0;
+    in.auth_login = NULL;
 
     c2 = make_conf("record_subject = yes");
     in.conf = c2;

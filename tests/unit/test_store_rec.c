@@ -63,7 +63,7 @@ static void test_mail_round_trip_and_nulls(void **state)
     struct store_mail d;
     (void)state;
     store_rec_mail_encode(&b, &m);
-    assert_int_equal(b.p[0], STORE_REC_VERSION);
+    assert_int_equal(b.p[0], STORE_REC_MAIL_VERSION);
     assert_int_equal(store_rec_mail_decode(b.p, b.len, id, &d), 0);
     assert_string_equal(d.id, id);
     assert_string_equal(d.sender, "alice@a.example");
@@ -73,8 +73,45 @@ static void test_mail_round_trip_and_nulls(void **state)
     assert_non_null(d.message_id);                /* ... and "" stays "" */
     assert_string_equal(d.message_id, "");
     assert_string_equal(d.subject, "Hello \xc3\xa9");
+    assert_null(d.login);
+    store_rec_mail_clear(&d);
+
+    m.login = (char *)(uintptr_t)"alice";
+    store_rec_mail_encode(&b, &m);
+    assert_int_equal(store_rec_mail_decode(b.p, b.len, id, &d), 0);
+    assert_string_equal(d.login, "alice");
     store_rec_mail_clear(&d);
     store_rec_buf_free(&b);
+}
+
+/* A mail record written by schema 1 (no login field) still decodes, with
+ * login NULL; the same bytes labelled version 2 lack the login and are
+ * refused, and version 3 (a newer writer) is refused too. */
+static void test_mail_version1(void **state)
+{
+    static const unsigned char v1[] = {
+        1,                                        /* version 1 */
+        7, 0, 0, 0, 0, 0, 0, 0,                   /* created */
+        2, 0, 0, 0,                               /* n_rcpt */
+        3, 0, 0, 0, 'a', '@', 'b',                /* sender */
+        0xFF, 0xFF, 0xFF, 0xFF,                   /* queue_id NULL */
+        5, 0, 0, 0, '<', 'x', '@', 'y', '>',      /* message_id */
+        0xFF, 0xFF, 0xFF, 0xFF,                   /* subject NULL */
+    };
+    unsigned char buf[sizeof(v1)];
+    struct store_mail d;
+    (void)state;
+    assert_int_equal(store_rec_mail_decode(v1, sizeof(v1), id, &d), 0);
+    assert_string_equal(d.sender, "a@b");
+    assert_string_equal(d.message_id, "<x@y>");
+    assert_int_equal(d.created_ms, 7);
+    assert_null(d.login);
+    store_rec_mail_clear(&d);
+    memcpy(buf, v1, sizeof(v1));
+    buf[0] = 2;
+    assert_int_equal(store_rec_mail_decode(buf, sizeof(buf), id, &d), -1);
+    buf[0] = 3;
+    assert_int_equal(store_rec_mail_decode(buf, sizeof(buf), id, &d), -1);
 }
 
 /* Every proper prefix of a valid record is refused, and so is one extra
@@ -208,6 +245,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rcpt_layout),
         cmocka_unit_test(test_mail_round_trip_and_nulls),
+        cmocka_unit_test(test_mail_version1),
         cmocka_unit_test(test_truncations_and_trailing),
         cmocka_unit_test(test_damaged_rcpt),
         cmocka_unit_test(test_outbox_value),
