@@ -156,11 +156,11 @@ static void render_set_time(struct jw *w, const char *key, uint64_t ms)
     jw_strn(w, buf, RENDER_TIME_LEN);
 }
 
-void render_rcpt(struct jw *w, const struct store_rcpt *r)
+/* The fields of one entry, inside an open object. */
+static void render_rcpt_fields(struct jw *w, const struct store_rcpt *r)
 {
     const char *status = store_status_name(r->status);
 
-    jw_obj_open(w);
     jw_key(w, "address");
     jw_str(w, r->address ? r->address : "");
     if (r->server != NULL) {
@@ -181,6 +181,46 @@ void render_rcpt(struct jw *w, const struct store_rcpt *r)
     }
     if (r->updated_ms != 0)
         render_set_time(w, "updated", r->updated_ms);
+    if (r->original_recipient != NULL) {
+        jw_key(w, "original_recipient");
+        jw_str(w, r->original_recipient);
+    }
+}
+
+void render_rcpt(struct jw *w, const struct store_rcpt *r)
+{
+    jw_obj_open(w);
+    render_rcpt_fields(w, r);
+    jw_obj_close(w);
+}
+
+/*
+ * A list or alias entry: "expanded" and how its members stand, counted
+ * over the mail's entries that name it as their original recipient.
+ */
+static void render_members(struct jw *w, const struct store_mail_rec *rec,
+                           const struct store_rcpt *list)
+{
+    unsigned long long by[STORE_READ + 1] = { 0 }, total = 0;
+
+    for (size_t i = 0; i < rec->n_rcpts; i++) {
+        const struct store_rcpt *m = &rec->rcpts[i];
+        if (m->original_recipient == NULL || strcmp(m->original_recipient, list->address) != 0 ||
+            m->status < STORE_SENT || m->status > STORE_READ)
+            continue;
+        by[m->status]++;
+        total++;
+    }
+    jw_key(w, "expanded");
+    jw_bool(w, 1);
+    jw_key(w, "members");
+    jw_obj_open(w);
+    jw_key(w, "total");
+    jw_int(w, (long long)total);
+    for (int st = STORE_SENT; st <= STORE_READ; st++) {
+        jw_key(w, store_status_name(st));
+        jw_int(w, (long long)by[st]);
+    }
     jw_obj_close(w);
 }
 
@@ -210,8 +250,14 @@ void render_mail(struct jw *w, const struct store_mail_rec *rec)
     jw_int(w, m->n_rcpt);
     jw_key(w, "recipients");
     jw_arr_open(w);
-    for (size_t i = 0; i < rec->n_rcpts; i++)
-        render_rcpt(w, &rec->rcpts[i]);
+    for (size_t i = 0; i < rec->n_rcpts; i++) {
+        const struct store_rcpt *r = &rec->rcpts[i];
+        jw_obj_open(w);
+        render_rcpt_fields(w, r);
+        if (r->expanded)
+            render_members(w, rec, r);
+        jw_obj_close(w);
+    }
     jw_arr_close(w);
     jw_obj_close(w);
 }

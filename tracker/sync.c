@@ -159,6 +159,7 @@ void sync_batch_clear(struct sync_batch *b)
     for (size_t i = 0; i < b->n; i++) {
         b->entries[i].sender = xfree(b->entries[i].sender);
         b->entries[i].rcpt.address = xfree(b->entries[i].rcpt.address);
+        b->entries[i].rcpt.original_recipient = xfree(b->entries[i].rcpt.original_recipient);
     }
     b->entries = xfree(b->entries);
     b->n = 0;
@@ -193,17 +194,19 @@ static int sync_parse_entry(json_t *obj, size_t idx, struct sync_entry *e,
                             char *err, size_t errlen)
 {
     json_error_t jerr;
-    const char *id, *sender, *rcpt, *status, *via;
-    size_t id_len, sender_len, rcpt_len, status_len, via_len;
+    const char *id, *sender, *rcpt, *status, *via, *orig = NULL;
+    size_t id_len, sender_len, rcpt_len, status_len, via_len, orig_len = 0;
     json_int_t first, last, count;
     int st;
 
+    /* original_recipient (design §11): a member of a list or alias entry. */
     if (json_unpack_ex(obj, &jerr, JSON_STRICT,
-                       "{s:s%, s:s%, s:s%, s:s%, s:I, s:I, s:I, s:s%}",
+                       "{s:s%, s:s%, s:s%, s:s%, s:I, s:I, s:I, s:s%, s?s%}",
                        "mail_id", &id, &id_len, "sender", &sender, &sender_len,
                        "recipient", &rcpt, &rcpt_len, "status", &status, &status_len,
                        "first_read", &first, "last_read", &last,
-                       "read_count", &count, "via", &via, &via_len) != 0) {
+                       "read_count", &count, "via", &via, &via_len,
+                       "original_recipient", &orig, &orig_len) != 0) {
         sync_seterr(err, errlen, "entry %zu: %s", idx, jerr.text);
         return -1;
     }
@@ -239,6 +242,10 @@ static int sync_parse_entry(json_t *obj, size_t idx, struct sync_entry *e,
     }
     if (sync_addr(rcpt, rcpt_len, &e->rcpt.address) != 0) {
         sync_seterr(err, errlen, "entry %zu: recipient is not an address", idx);
+        return -1;
+    }
+    if (orig != NULL && sync_addr(orig, orig_len, &e->rcpt.original_recipient) != 0) {
+        sync_seterr(err, errlen, "entry %zu: original_recipient is not an address", idx);
         return -1;
     }
     e->rcpt.status = st;
@@ -308,6 +315,10 @@ char *sync_encode(const struct store_outbox_item *items, size_t n)
                               "last_read", (json_int_t)it->rcpt.last_read_ms,
                               "read_count", (json_int_t)it->rcpt.read_count,
                               "via", it->rcpt.via);
+        if (e != NULL && it->rcpt.original_recipient != NULL &&
+            json_object_set_new(e, "original_recipient",
+                                json_string(it->rcpt.original_recipient)) != 0)
+            e = NULL;
         if (e == NULL || json_array_append_new(arr, e) != 0)
             log_panic("sync: cannot encode outbox item %" PRIu64, it->seq);
     }
@@ -555,7 +566,9 @@ static int sync_apply_one(sync_receiver_t *r, const struct conf *c, const char *
     rec = store_mail_rec_free(rec);
     if (*why != SYNC_R_COUNT)
         return SYNC_OK;
-    rc = store_merge(r->st, e->id, &e->rcpt, NULL);
+    /* A member entry (list or alias) is created only when its original
+     * recipient was recorded here as hosted by this very peer. */
+    rc = store_merge_member(r->st, e->id, &e->rcpt, peer, NULL);
     if (rc == STORE_ENORCPT) {
         *why = SYNC_R_UNKNOWN_RECIPIENT;
     } else if (rc == STORE_ENOTFOUND) {
