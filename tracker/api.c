@@ -186,9 +186,9 @@ static void api_unmatched(const struct api_read *rd, enum metrics_unmatched why,
                           const char *reason)
 {
     metrics_unmatched(why);
-    log_info("mail %s: %s for %s%s%s not recorded: %s", rd->id, api_event_name(rd->event),
+    log_info("mail %s: %s for %s%s%s%s not recorded: %s", rd->id, api_event_name(rd->event),
              rd->rcpt.key, rd->has_orig ? " (original recipient " : "",
-             rd->has_orig ? rd->orig.key : "", reason);
+             rd->has_orig ? rd->orig.key : "", rd->has_orig ? ")" : "", reason);
 }
 
 /* Checks everything in the body of a read notification; 0 or -1 (resp set). */
