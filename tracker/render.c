@@ -217,9 +217,11 @@ static void render_members(struct jw *w, const struct store_mail_rec *rec,
     jw_obj_open(w);
     jw_key(w, "total");
     jw_int(w, (long long)total);
-    for (int st = STORE_SENT; st <= STORE_READ; st++) {
-        jw_key(w, store_status_name(st));
-        jw_int(w, (long long)by[st]);
+    /* the order of CONTRACTS.md's summary: read, received, sent, deleted_unread */
+    static const int order[] = { STORE_READ, STORE_RECEIVED, STORE_SENT, STORE_DELETED_UNREAD };
+    for (size_t k = 0; k < sizeof(order) / sizeof(order[0]); k++) {
+        jw_key(w, store_status_name(order[k]));
+        jw_int(w, (long long)by[order[k]]);
     }
     jw_obj_close(w);
 }
@@ -250,6 +252,7 @@ void render_mail(struct jw *w, const struct store_mail_rec *rec)
     jw_int(w, m->n_rcpt);
     jw_key(w, "recipients");
     jw_arr_open(w);
+    unsigned long long by[STORE_READ + 1] = { 0 }, persons = 0;
     for (size_t i = 0; i < rec->n_rcpts; i++) {
         const struct store_rcpt *r = &rec->rcpts[i];
         jw_obj_open(w);
@@ -257,7 +260,23 @@ void render_mail(struct jw *w, const struct store_mail_rec *rec)
         if (r->expanded)
             render_members(w, rec, r);
         jw_obj_close(w);
+        /* the summary counts people: a list's entry stands for its members */
+        if (!r->expanded && r->status >= STORE_SENT && r->status <= STORE_READ) {
+            by[r->status]++;
+            persons++;
+        }
     }
     jw_arr_close(w);
+    jw_key(w, "summary");
+    jw_obj_open(w);
+    jw_key(w, "total");
+    jw_int(w, (long long)persons);
+    /* the order of CONTRACTS.md's summary: read, received, sent, deleted_unread */
+    static const int order[] = { STORE_READ, STORE_RECEIVED, STORE_SENT, STORE_DELETED_UNREAD };
+    for (size_t k = 0; k < sizeof(order) / sizeof(order[0]); k++) {
+        jw_key(w, store_status_name(order[k]));
+        jw_int(w, (long long)by[order[k]]);
+    }
+    jw_obj_close(w);
     jw_obj_close(w);
 }
