@@ -64,6 +64,29 @@ static const char *mailstate_now_rfc3339(void)
 	return buf;
 }
 
+void mailstate_body(string_t *str, struct mailstate_user *muser,
+		    const char *id, const char *sender, const char *event,
+		    const char *via, const char *time, const char *orig_rcpt)
+{
+	str_append(str, "{\"mail_id\":\"");
+	json_append_escaped(str, id);
+	str_append(str, "\",\"sender\":\"");
+	json_append_escaped(str, sender);
+	str_append(str, "\",\"recipient\":\"");
+	json_append_escaped(str, muser->recipient);
+	if (orig_rcpt != NULL) {
+		str_append(str, "\",\"original_recipient\":\"");
+		json_append_escaped(str, orig_rcpt);
+	}
+	str_append(str, "\",\"via\":\"");
+	json_append_escaped(str, via);
+	str_append(str, "\",\"event\":\"");
+	json_append_escaped(str, event);
+	str_append(str, "\",\"time\":\"");
+	json_append_escaped(str, time);
+	str_append(str, "\"}");
+}
+
 /* The JSON body for an event on mail, or NULL if the mail carries no valid
    mailstate headers (most mails: external or sent before mailstate). */
 static const char *
@@ -90,17 +113,8 @@ mailstate_event_body(struct mailstate_user *muser, struct mail *mail,
 		return NULL;
 	}
 	str = t_str_new(256);
-	str_append(str, "{\"mail_id\":\"");
-	json_append_escaped(str, id);
-	str_append(str, "\",\"sender\":\"");
-	json_append_escaped(str, sender);
-	str_append(str, "\",\"recipient\":\"");
-	json_append_escaped(str, muser->recipient);
-	str_append(str, "\",\"via\":\"imap\",\"event\":\"");
-	json_append_escaped(str, event);
-	str_append(str, "\",\"time\":\"");
-	str_append(str, mailstate_now_rfc3339());
-	str_append(str, "\"}");
+	mailstate_body(str, muser, id, sender, event, "imap",
+		       mailstate_now_rfc3339(), NULL);
 	e_debug(muser->user->event, "mailstate: mail %s: %s queued", id, event);
 	return str_c(str);
 }

@@ -74,6 +74,13 @@ struct mailstate_user {
 	bool wait_timed_out;
 };
 
+/* Append the event body (JSON) for muser's own recipient to str; orig_rcpt
+   may be NULL.  Every value is JSON-escaped; the caller has validated them
+   (readev.h). */
+void mailstate_body(string_t *str, struct mailstate_user *muser,
+		    const char *id, const char *sender, const char *event,
+		    const char *via, const char *time, const char *orig_rcpt);
+
 /* Send one event body (JSON); on a retryable failure it is spooled. */
 void mailstate_send(struct mailstate_user *muser, const char *body);
 

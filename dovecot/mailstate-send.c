@@ -80,7 +80,7 @@ static unsigned int mailstate_spool_count(const char *dir, unsigned int max)
 {
 	struct dirent *d;
 	unsigned int n = 0;
-	DIR *dirp;
+	DIR *dirp = NULL;
 
 	if ((dirp = opendir(dir)) == NULL)
 		return 0;
@@ -281,23 +281,46 @@ void mailstate_send(struct mailstate_user *muser, const char *body)
 	mailstate_submit(muser, body, NULL, NULL);
 }
 
-/* Read a claimed spool file; NULL (logged) if unreadable or too big. */
+/* Read a claimed spool file and rebuild the event from it; NULL with
+   *why_r if it is not a regular file of this user, is empty or too big, or
+   does not parse (readev_spool_parse).  The spool directory is the mail
+   user's to write (shell, SFTP), so its files are input, not our own
+   output: O_NOFOLLOW refuses a symlink to someone else's file, O_NONBLOCK
+   keeps a FIFO from blocking the session, fstat admits only regular files
+   owned by this user with one link.  The request is rebuilt for the
+   session's own recipient: a file naming another recipient cannot speak
+   for them. */
 static const char *
-mailstate_spool_read(struct mailstate_user *muser, const char *path)
+mailstate_spool_read(struct mailstate_user *muser, const char *path,
+		     const char **why_r)
 {
+	struct readev_spooled ev;
+	struct timeval tv;
 	struct stat st;
+	string_t *str;
 	char *buf;
 	int fd, ret;
 
-	if ((fd = open(path, O_RDONLY)) < 0) {
-		e_error(muser->user->event, "mailstate: open(%s) failed: %m",
-			path);
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		*why_r = errno == ELOOP ? "a symbolic link" :
+			t_strdup_printf("open failed: %m");
 		return NULL;
 	}
-	if (fstat(fd, &st) < 0 || st.st_size <= 0 ||
-	    st.st_size > MAILSTATE_SPOOL_FILE_MAX) {
-		e_error(muser->user->event, "mailstate: %s: empty, too big or "
-			"unreadable", path);
+	if (fstat(fd, &st) < 0) {
+		*why_r = t_strdup_printf("fstat failed: %m");
+		i_close_fd(&fd);
+		return NULL;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() || st.st_nlink != 1) {
+		*why_r = !S_ISREG(st.st_mode) ? "not a regular file" :
+			st.st_uid != geteuid() ? "not owned by the mail user" :
+			"a hard link";
+		i_close_fd(&fd);
+		return NULL;
+	}
+	if (st.st_size <= 0 || st.st_size > MAILSTATE_SPOOL_FILE_MAX) {
+		*why_r = st.st_size <= 0 ? "empty" : "too big";
 		i_close_fd(&fd);
 		return NULL;
 	}
@@ -305,11 +328,61 @@ mailstate_spool_read(struct mailstate_user *muser, const char *path)
 	ret = read_full(fd, buf, st.st_size);
 	i_close_fd(&fd);
 	if (ret <= 0) {
-		e_error(muser->user->event, "mailstate: read(%s) failed: %m",
-			path);
+		*why_r = ret == 0 ? "shorter than its size" :
+			t_strdup_printf("read failed: %m");
 		return NULL;
 	}
-	return buf;
+	i_gettimeofday(&tv);
+	ret = readev_spool_parse(buf, st.st_size,
+				 (uint64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000,
+				 &ev);
+	if (ret < 0) {
+		*why_r = readev_spool_strerror(ret);
+		return NULL;
+	}
+	if (ev.recipient[0] != '\0' &&
+	    strcasecmp(ev.recipient, muser->recipient) != 0) {
+		e_warning(muser->user->event, "mailstate: %s names recipient "
+			  "%s, not this user: replayed as %s", path,
+			  ev.recipient, muser->recipient);
+	}
+	str = t_str_new(256);
+	mailstate_body(str, muser, ev.mail_id, ev.sender, ev.event, ev.via,
+		       ev.time, ev.original_recipient[0] == '\0' ? NULL :
+		       ev.original_recipient);
+	return str_c(str);
+}
+
+/* The spool directory must be the mail user's own: a directory (not a
+   symlink to someone else's), owned by this uid, writable by nobody else.
+   Otherwise another user could feed this session's replay. */
+static bool mailstate_spool_dir_ok(struct mailstate_user *muser)
+{
+	struct stat st;
+	int fd;
+
+	fd = open(muser->spool_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+		  O_CLOEXEC);
+	if (fd < 0) {
+		if (errno != ENOENT) {
+			e_error(muser->user->event, "mailstate: open(%s) "
+				"failed: %m; spool not replayed",
+				muser->spool_dir);
+		}
+		return FALSE;
+	}
+	if (fstat(fd, &st) < 0 || st.st_uid != geteuid() ||
+	    (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+		e_error(muser->user->event, "mailstate: spool %s is not the "
+			"mail user's own (owner uid %ld, mode %04o; want uid "
+			"%ld, not group/other writable); not replayed",
+			muser->spool_dir, (long)st.st_uid,
+			(unsigned int)(st.st_mode & 07777), (long)geteuid());
+		i_close_fd(&fd);
+		return FALSE;
+	}
+	i_close_fd(&fd);
+	return TRUE;
 }
 
 /* "NAME.json.PID": a claim; returned if its process is gone. */
@@ -342,12 +415,16 @@ static int mailstate_name_cmp(const char *const *a, const char *const *b)
 static void
 mailstate_spool_replay_round(struct mailstate_user *muser, bool at_init)
 {
-	const char *dir = muser->spool_dir, *name, *path, *claim, *body;
+	const char *dir = muser->spool_dir, *name, *path, *claim, *body, *why;
 	ARRAY_TYPE(const_string) names;
 	struct dirent *d;
 	DIR *dirp;
 	unsigned int i, count;
 
+	if (!mailstate_spool_dir_ok(muser)) {
+		muser->spool_maybe_nonempty = FALSE;
+		return;
+	}
 	if ((dirp = opendir(dir)) == NULL) {
 		if (errno != ENOENT) {
 			e_error(muser->user->event, "mailstate: "
@@ -387,15 +464,19 @@ mailstate_spool_replay_round(struct mailstate_user *muser, bool at_init)
 			}
 			continue;
 		}
-		if ((body = mailstate_spool_read(muser, claim)) == NULL) {
-			/* unreadable: set aside (a dot-name is never replayed)
+		if ((body = mailstate_spool_read(muser, claim, &why)) == NULL) {
+			/* refused: set aside (a dot-name is never replayed)
 			   instead of failing again at every login */
 			const char *bad = t_strdup_printf("%s/.bad-%s", dir, name);
 
 			if (rename(claim, bad) == 0) {
-				e_error(muser->user->event, "mailstate: "
-					"unreadable spool file set aside as %s",
-					bad);
+				e_error(muser->user->event, "mailstate: spool "
+					"file %s refused (%s), set aside as %s",
+					path, why, bad);
+			} else {
+				e_error(muser->user->event, "mailstate: spool "
+					"file %s refused (%s); rename to %s "
+					"failed: %m", path, why, bad);
 			}
 			continue;
 		}
