@@ -10,6 +10,13 @@
  *   - \Deleted being set, an expunge without \Deleted, or a copy/move into
  *     a \Trash special-use mailbox, while \Seen is unset, is a
  *     "deleted_unread".
+ * In lmtp and lda (issue 11) a delivery's save of a mail is a "received":
+ * the deliver_mail hook (mail_deliver_hook_set, weakly linked: absent in
+ * imap) records the delivery's source mail and its envelope's original
+ * recipient (ORCPT, else RCPT TO) on the recipient's mailstate_user; the
+ * notify save/copy hooks turn the first save of that source into one
+ * "received" event with "original_recipient" when it differs from the
+ * final recipient.
  * Only mails carrying an X-Mail-Id and an X-Sender header count, and only in
  * the user's own (private) namespaces.  Events are collected per mailbox
  * transaction and handed to mailstate-send.c only after the transaction
@@ -69,6 +76,12 @@ struct mailstate_user {
 	unsigned int replay_inflight;
 	unsigned int replay_failed;
 	unsigned int spool_seq;
+	/* set by the deliver_mail hook for the delivery under way (lmtp,
+	   lda): its source mail, how it came, the envelope's address */
+	struct mail *deliver_src;
+	const char *deliver_via;
+	const char *deliver_orig;
+	bool deliver_reported;
 	bool spool_maybe_nonempty;
 	bool deinit;
 	bool wait_timed_out;

@@ -8,6 +8,7 @@
 #include "llist.h"
 #include "str.h"
 #include "ioloop.h"
+#include "istream.h"
 #include "time-util.h"
 #include "read-full.h"
 #include "write-full.h"
@@ -193,6 +194,29 @@ static bool mailstate_retry_status(const struct http_response *resp)
 		http_response_header_get(resp, "WWW-Authenticate") != NULL);
 }
 
+/* The tracker's "error" and "detail" of an answer, for the log.  Its JSON
+   error bodies are a few dozen bytes written with the header in one go, so
+   what the payload stream already holds is read without waiting; anything
+   that is not there yet (or is not JSON) shows as "-". */
+static const char *mailstate_tracker_reason(const struct http_response *resp)
+{
+	char error[READEV_ERROR_MAX + 1], detail[READEV_DETAIL_MAX + 1];
+	string_t *buf = t_str_new(256);
+	const unsigned char *data;
+	size_t size;
+
+	if (resp->payload != NULL) {
+		while (str_len(buf) < 4096 &&
+		       i_stream_read_more(resp->payload, &data, &size) > 0) {
+			str_append_data(buf, data, size);
+			i_stream_skip(resp->payload, size);
+		}
+	}
+	if (readev_error_body(str_c(buf), str_len(buf), error, detail) < 0)
+		return "error=- detail=-";
+	return t_strdup_printf("error=%s detail=\"%s\"", error, detail);
+}
+
 static void
 mailstate_response(const struct http_response *resp, struct mailstate_req *req)
 {
@@ -217,14 +241,17 @@ mailstate_response(const struct http_response *resp, struct mailstate_req *req)
 		if (replay)
 			muser->replay_failed++;
 	} else if (resp->status == 404) {
-		/* Not a mail this server recorded: nothing to retry. */
-		e_debug(event, "mailstate: tracker does not know the mail "
-			"(404), dropped: %s", req->body);
+		/* Not a mail or recipient this server recorded: nothing to
+		   retry, but the sender will see "sent" for good, so say why
+		   at info (issue 11). */
+		e_info(event, "mailstate: tracker does not know the mail "
+		       "(404), dropped: %s: %s", mailstate_tracker_reason(resp),
+		       req->body);
 		mailstate_req_done_claim(req);
 	} else if (resp->status / 100 == 4 || resp->status / 100 == 3) {
 		e_error(event, "mailstate: tracker refused the event "
-			"(%u %s), dropped: %s", resp->status, resp->reason,
-			req->body);
+			"(%u %s), dropped: %s: %s", resp->status, resp->reason,
+			mailstate_tracker_reason(resp), req->body);
 		mailstate_req_done_claim(req);
 	} else {
 		e_warning(event, "mailstate: %s: %u %s", muser->url,

@@ -321,3 +321,33 @@ const char *readev_spool_strerror(int err)
     default: return "unknown error";
     }
 }
+
+/* value cut to max bytes, non-printable bytes as '?' */
+static void readev_printable(const char *value, char *out, size_t max)
+{
+    size_t i;
+
+    if (value == NULL)
+        value = "-";
+    for (i = 0; i < max && value[i] != '\0'; i++) {
+        unsigned char c = (unsigned char)value[i];
+        out[i] = c >= ' ' && c < 0x7f ? (char)c : '?';
+    }
+    out[i] = '\0';
+}
+
+int readev_error_body(const char *buf, size_t len,
+                      char error[READEV_ERROR_MAX + 1],
+                      char detail[READEV_DETAIL_MAX + 1])
+{
+    json_t *obj = json_loadb(buf, len, 0, NULL);
+
+    if (obj == NULL || !json_is_object(obj)) {
+        json_decref(obj);
+        return -1;
+    }
+    readev_printable(readev_member(obj, "error"), error, READEV_ERROR_MAX);
+    readev_printable(readev_member(obj, "detail"), detail, READEV_DETAIL_MAX);
+    json_decref(obj);
+    return 0;
+}

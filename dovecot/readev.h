@@ -32,6 +32,10 @@
  *                    event, a "via" that does not belong to the event, a
  *                    time before the mail id's own time or later than now,
  *                    each with READEV_SKEW_MS of tolerance.
+ *   readev_error_body  the tracker's error answer {"error", "detail"} ->
+ *                    both strings, cut to their buffers, every byte outside
+ *                    printable ASCII replaced by '?', so they can go into a
+ *                    log line; "-" for a member that is missing
  *
  * All return 0 on success and -1 (readev_spool_parse: a READEV_E* code) on
  * refusal, write only on success, and never allocate (readev_spool_parse
@@ -91,5 +95,11 @@ uint64_t readev_id_time_ms(const char id[READEV_ID_LEN]);
 int readev_spool_parse(const char *buf, size_t len, uint64_t now_ms,
                        struct readev_spooled *out);
 const char *readev_spool_strerror(int err);
+
+#define READEV_ERROR_MAX   64
+#define READEV_DETAIL_MAX  256
+int readev_error_body(const char *buf, size_t len,
+                      char error[READEV_ERROR_MAX + 1],
+                      char detail[READEV_DETAIL_MAX + 1]);
 
 #endif

@@ -346,6 +346,32 @@ static void test_spool_parse_fields(void **state)
     assert_int_equal(readev_spool_parse(in, 10, NOW, &ev), READEV_EJSON);
 }
 
+static void test_error_body(void **state)
+{
+    char error[READEV_ERROR_MAX + 1], detail[READEV_DETAIL_MAX + 1];
+    const char *in = "{\"error\":\"recipient_not_found\",\"detail\":\"no entry\\nfor bob\"}";
+    char big[600];
+
+    (void)state;
+    assert_int_equal(readev_error_body(in, strlen(in), error, detail), 0);
+    assert_string_equal(error, "recipient_not_found");
+    /* bad input: a newline in the detail would forge a second log line */
+    assert_string_equal(detail, "no entry?for bob");
+    in = "{\"error\":42}";
+    assert_int_equal(readev_error_body(in, strlen(in), error, detail), 0);
+    assert_string_equal(error, "-");
+    assert_string_equal(detail, "-");
+    /* bad input: not JSON (a proxy's HTML page), a JSON string */
+    assert_int_equal(readev_error_body("<html>", 6, error, detail), -1);
+    assert_int_equal(readev_error_body("\"x\"", 3, error, detail), -1);
+    /* bad input: a detail longer than the buffer is cut */
+    memset(big, 'd', sizeof big);
+    memcpy(big, "{\"detail\":\"", 11);
+    memcpy(big + sizeof big - 2, "\"}", 2);
+    assert_int_equal(readev_error_body(big, sizeof big, error, detail), 0);
+    assert_int_equal(strlen(detail), READEV_DETAIL_MAX);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -357,6 +383,7 @@ int main(void)
         cmocka_unit_test(test_time_parse),
         cmocka_unit_test(test_spool_parse),
         cmocka_unit_test(test_spool_parse_fields),
+        cmocka_unit_test(test_error_body),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
