@@ -25,6 +25,7 @@
 #define MAILSTATE_DEFAULT_SPOOL_DIR  "~/mailstate-spool"
 #define MAILSTATE_DEFAULT_SPOOL_MAX  1000
 #define MAILSTATE_DEFAULT_TIMEOUT_MS 5000
+#define MAILSTATE_DEFAULT_RETRY_MS   30000
 
 #define MAILSTATE_USER_CONTEXT(obj) \
 	MODULE_CONTEXT(obj, mailstate_user_module)
@@ -357,6 +358,11 @@ static void mailstate_mail_user_deinit(struct mail_user *user)
 	muser->module_ctx.super.deinit(user);
 }
 
+struct mailstate_user *mailstate_user_get(struct mail_user *user)
+{
+	return MAILSTATE_USER_CONTEXT(user);
+}
+
 static const char *
 mailstate_setting(struct mail_user *user, const char *name, const char *def)
 {
@@ -431,6 +437,16 @@ mailstate_user_settings(struct mail_user *user, struct mailstate_user *muser)
 		muser->timeout_msecs = MAILSTATE_DEFAULT_TIMEOUT_MS;
 	}
 
+	muser->retry_msecs = MAILSTATE_DEFAULT_RETRY_MS;
+	value = mailstate_setting(user, "mailstate_retry_interval", NULL);
+	if (value != NULL &&
+	    settings_get_time_msecs(value, &muser->retry_msecs, &error) < 0) {
+		e_error(user->event, "mailstate: mailstate_retry_interval=%s: "
+			"%s; using %u ms", value, error,
+			MAILSTATE_DEFAULT_RETRY_MS);
+		muser->retry_msecs = MAILSTATE_DEFAULT_RETRY_MS;
+	}
+
 	muser->hdr_id = p_strdup(user->pool, mailstate_setting(user,
 				 "mailstate_header_id", "X-Mail-Id"));
 	muser->hdr_sender = p_strdup(user->pool, mailstate_setting(user,
@@ -460,8 +476,13 @@ static void mailstate_mail_user_created(struct mail_user *user)
 	   tracker at deinit; sessions where a user reads replay the spool. */
 	if (strcmp(user->service, "lmtp") != 0 &&
 	    strcmp(user->service, "lda") != 0) {
+		/* doveadm's users live for one command: no retry timer */
+		if (strcmp(user->service, "doveadm") == 0)
+			muser->retry_msecs = 0;
 		muser->spool_maybe_nonempty = TRUE;
 		mailstate_spool_replay(muser, TRUE);
+	} else {
+		muser->retry_msecs = 0;
 	}
 }
 
@@ -483,6 +504,7 @@ void mailstate_plugin_init(struct module *module)
 {
 	mailstate_notify_ctx = notify_register(&mailstate_vfuncs);
 	mail_storage_hooks_add(module, &mailstate_mail_storage_hooks);
+	mailstate_doveadm_init();
 	if (mail_deliver_hook_set != NULL) {
 		mailstate_next_deliver_mail =
 			mail_deliver_hook_set(mailstate_deliver_mail);

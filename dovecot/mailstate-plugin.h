@@ -38,7 +38,10 @@
  * The spool is one small file per event (the JSON body, written to a
  * dot-file and renamed into place), bounded by mailstate_spool_max files.
  * It is replayed by the plugin itself: asynchronously at the next session's
- * user init, and within a session after the tracker answered 200 again.
+ * user init, within a session after the tracker answered 200 again, every
+ * mailstate_retry_interval (30 s) in a long session while the spool is not
+ * empty (issue 15), and by "doveadm mailstate replay" (mailstate-doveadm.c,
+ * run by the mailstate-replay.timer) for users with no session at all.
  * A spool file is claimed by renaming it (NAME.json -> NAME.json.PID) before
  * it is sent, so two sessions of one user never send the same event twice;
  * claims of dead processes are returned at user init.
@@ -82,6 +85,9 @@ struct mailstate_user {
 	const char *deliver_via;
 	const char *deliver_orig;
 	bool deliver_reported;
+	struct timeout *retry_to;    /* in-session retry of the spool */
+	unsigned int retry_msecs;    /* 0 = no in-session retry */
+	unsigned int replay_done;    /* spool files answered (2xx, 4xx) */
 	bool spool_maybe_nonempty;
 	bool deinit;
 	bool wait_timed_out;
@@ -93,6 +99,17 @@ struct mailstate_user {
 void mailstate_body(string_t *str, struct mailstate_user *muser,
 		    const char *id, const char *sender, const char *event,
 		    const char *via, const char *time, const char *orig_rcpt);
+
+/* The plugin's context of user, or NULL if the plugin is not active there. */
+struct mailstate_user *mailstate_user_get(struct mail_user *user);
+
+/* Replay muser's spool now, round after round, until it is empty, a round
+   fails (tracker still down) or mailstate_timeout passed; logs at info
+   what was sent and what is left.  For doveadm mailstate replay. */
+void mailstate_replay_wait(struct mailstate_user *muser);
+
+/* Register "doveadm mailstate replay" when running inside doveadm. */
+void mailstate_doveadm_init(void);
 
 /* Send one event body (JSON); on a retryable failure it is spooled. */
 void mailstate_send(struct mailstate_user *muser, const char *body);

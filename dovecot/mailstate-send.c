@@ -93,6 +93,26 @@ static unsigned int mailstate_spool_count(const char *dir, unsigned int max)
 	return n;
 }
 
+static void mailstate_retry_fire(struct mailstate_user *muser)
+{
+	timeout_remove(&muser->retry_to);
+	muser->spool_maybe_nonempty = TRUE;
+	mailstate_spool_replay(muser, FALSE);
+}
+
+/* In a long session (an IDLE client), try the spool again after
+   retry_msecs while it is not empty, so a read spooled while the tracker
+   restarted arrives without the user's next login (issue 15).  One failed
+   round per interval while the tracker stays down. */
+static void mailstate_retry_arm(struct mailstate_user *muser)
+{
+	if (muser->retry_msecs == 0 || muser->deinit ||
+	    muser->retry_to != NULL || muser->spool_dir == NULL)
+		return;
+	muser->retry_to = timeout_add(muser->retry_msecs,
+				      mailstate_retry_fire, muser);
+}
+
 int mailstate_spool_write(struct mailstate_user *muser, const char *body)
 {
 	struct event *event = muser->user->event;
@@ -154,6 +174,7 @@ int mailstate_spool_write(struct mailstate_user *muser, const char *body)
 		i_close_fd(&fd);
 	}
 	muser->spool_maybe_nonempty = TRUE;
+	mailstate_retry_arm(muser);
 	e_info(event, "mailstate: tracker unavailable, event spooled to %s",
 	       path);
 	return 0;
@@ -230,6 +251,8 @@ mailstate_response(const struct http_response *resp, struct mailstate_req *req)
 	if (resp->status / 100 == 2) {
 		e_debug(event, "mailstate: tracker recorded %s", req->body);
 		mailstate_req_done_claim(req);
+		if (replay)
+			muser->replay_done++;
 	} else if (mailstate_retry_status(resp)) {
 		/* A token the tracker does not know (yet, or any more) is a
 		   configuration to fix, not a bad event: keep it for later. */
@@ -248,11 +271,15 @@ mailstate_response(const struct http_response *resp, struct mailstate_req *req)
 		       "(404), dropped: %s: %s", mailstate_tracker_reason(resp),
 		       req->body);
 		mailstate_req_done_claim(req);
+		if (replay)
+			muser->replay_done++;
 	} else if (resp->status / 100 == 4 || resp->status / 100 == 3) {
 		e_error(event, "mailstate: tracker refused the event "
 			"(%u %s), dropped: %s: %s", resp->status, resp->reason,
 			mailstate_tracker_reason(resp), req->body);
 		mailstate_req_done_claim(req);
+		if (replay)
+			muser->replay_done++;
 	} else {
 		e_warning(event, "mailstate: %s: %u %s", muser->url,
 			  resp->status, resp->reason);
@@ -263,8 +290,12 @@ mailstate_response(const struct http_response *resp, struct mailstate_req *req)
 
 	if (replay) {
 		i_assert(muser->replay_inflight > 0);
-		if (--muser->replay_inflight == 0 && muser->replay_failed == 0)
-			mailstate_spool_replay(muser, FALSE);
+		if (--muser->replay_inflight == 0) {
+			if (muser->replay_failed == 0)
+				mailstate_spool_replay(muser, FALSE);
+			else
+				mailstate_retry_arm(muser);
+		}
 	} else if (resp->status / 100 == 2 && muser->spool_maybe_nonempty &&
 		   muser->replay_inflight == 0) {
 		/* The tracker is back: deliver what waited in the spool. */
@@ -536,8 +567,8 @@ void mailstate_spool_replay(struct mailstate_user *muser, bool at_init)
 static void mailstate_wait_timeout(struct mailstate_user *muser)
 {
 	e_warning(muser->user->event, "mailstate: tracker did not answer "
-		  "within %u ms at logout; spooling %s", muser->timeout_msecs,
-		  "what is left");
+		  "within %u ms at the end of the session; spooling %s",
+		  muser->timeout_msecs, "what is left");
 	muser->wait_timed_out = TRUE;
 	io_loop_stop(current_ioloop);
 }
@@ -565,10 +596,31 @@ static void mailstate_wait(struct mailstate_user *muser)
 	io_loop_destroy(&ioloop);
 }
 
+void mailstate_replay_wait(struct mailstate_user *muser)
+{
+	unsigned int left;
+
+	if (muser->spool_dir == NULL)
+		return;
+	if (muser->replay_inflight == 0) {
+		muser->spool_maybe_nonempty = TRUE;
+		mailstate_spool_replay(muser, FALSE);
+	}
+	if (muser->reqs != NULL)
+		mailstate_wait(muser);
+	left = mailstate_spool_count(muser->spool_dir, muser->spool_max);
+	if (muser->replay_done > 0 || left > 0) {
+		e_info(muser->user->event, "mailstate: replay: %u spooled "
+		       "events answered, %u left in %s", muser->replay_done,
+		       left, muser->spool_dir);
+	}
+}
+
 void mailstate_send_deinit(struct mailstate_user *muser)
 {
 	struct mailstate_req *req;
 
+	timeout_remove(&muser->retry_to);
 	muser->deinit = TRUE;
 	if (muser->http == NULL)
 		return;
