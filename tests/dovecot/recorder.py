@@ -47,14 +47,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if m == "404":
             out = json.dumps({"error": "recipient_not_found",
                               "detail": "no entry for this recipient"}).encode()
-            self.send_response(404)
+            status = b"404 Not Found"
         else:
             out = json.dumps({"status": "received"}).encode()
-            self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(out)))
-        self.end_headers()
-        self.wfile.write(out)
+            status = b"200 OK"
+        # Header and body in one write, as libmicrohttpd sends a small
+        # answer: the plugin reads the tracker's reason from what arrived
+        # with the header (docs/dovecot.md).
+        self.wfile.write(b"HTTP/1.1 " + status + b"\r\n"
+                         b"Content-Type: application/json\r\n"
+                         b"Content-Length: " + str(len(out)).encode() +
+                         b"\r\n\r\n" + out)
+        self.wfile.flush()
 
 
 server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
