@@ -118,7 +118,7 @@ t_check "FETCH BODY[] recorded read via imap" \
     t_wait state_is "$m_fetch" bob@a.example read imap
 t_check "FETCH BODY.PEEK[] sent no event" \
     bash -c "! grep -F 'imap(' '$DOVECOT_LOG' | grep -qF '${m_peek%%.*}'"
-t_check "FETCH BODY.PEEK[] left the mail sent" state_is "$m_peek" bob@a.example sent
+t_check "FETCH BODY.PEEK[] left the mail received (LMTP), not read" state_is "$m_peek" bob@a.example "received lmtp"
 
 # --- 2. Bad input: dropped (not recorded, not spooled), each with its reason.
 dovecot_imap bob seen:unknown seen:forged seen:plain seen:junk sleep:0.3 \
@@ -145,7 +145,7 @@ t_check "the spool file holds that read" \
 t_check "spool file is the mail user's" \
     test "$(stat -c %U "$(dovecot_spool bob)")" = nobody
 tracker_start "$T/tracker.conf" || t_fail "tracker restarts"
-t_check "not recorded before a new session" state_is "$m_down" bob@a.example sent
+t_check "not recorded before a new session" state_is "$m_down" bob@a.example "received lmtp"
 dovecot_imap bob sleep:0.3 > /dev/null || t_fail "IMAP session 4"
 t_check "spooled read replayed at the next login" \
     t_wait state_is "$m_down" bob@a.example read imap
@@ -213,7 +213,7 @@ t_check "expunged unseen -> deleted_unread" \
     t_wait state_is "$m_expunge" bob@a.example deleted_unread imap
 t_check "moved to Trash unseen -> deleted_unread" \
     t_wait state_is "$m_trash" bob@a.example deleted_unread imap
-t_check "moved to Archive stays sent" state_is "$m_archive" bob@a.example sent
+t_check "moved to Archive stays received" state_is "$m_archive" bob@a.example "received lmtp"
 t_check "deleting a read mail keeps it read" state_is "$m_store" bob@a.example read
 
 # --- 5. Opt-out (carol in the tracker's config): 200, nothing recorded,
