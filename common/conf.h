@@ -119,6 +119,7 @@ struct conf {
     int       tracker_forward_backoff_max; /* seconds, cap of the retry backoff */
     int       tracker_forward_timeout;     /* seconds per sync request */
     int       tracker_forward_poll;        /* seconds between looks at an idle outbox */
+    int       tracker_forward_max_queue;   /* outbox items per peer (0 = no bound) */
 
     /* [store] */
     char  *store_path;              /* directory of the LMDB environment */

@@ -113,6 +113,10 @@ const struct conf_key conf_keys[] = {
       C(tracker_forward_timeout), "a sync request to a peer that takes longer is retried" },
     { "tracker", "forward_poll", CT_DURATION, "30s", 1, DAY, NULL, C(tracker_forward_poll),
       "how often an idle forwarder looks at the outbox (new reads wake it at once)" },
+    { "tracker", "forward_max_queue", CT_INT, "100000", 0, 100000000, NULL,
+      C(tracker_forward_max_queue),
+      "outbox items per peer (one per mail and recipient); beyond it changes are recorded "
+      "here but not forwarded (0: no bound)" },
 
     { "store", "path", CT_STRING, MAILSTATE_STATE_DIR, 1, 0, NULL, C(store_path),
       "directory of the LMDB mail log" },

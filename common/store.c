@@ -16,8 +16,10 @@
 #include "log.h"
 #include "store_db.h"
 #include "store_env.h"
+#include "store_outbox.h"
 #include "store_me.h"
 #include "store_rec.h"
+#include "tbucket.h"
 #include "xmem.h"
 
 int store_open(const struct store_opts *opts, store_t **out, char *err, size_t errlen)
@@ -136,6 +138,7 @@ struct mark_arg {
     const char       *id, *rcpt, *via, *forward_to;
     uint64_t          when, now;
     int               deleted;     /* 0 = read, 1 = deleted_unread */
+    int               overflow;    /* the peer's outbox was full: not queued */
     const struct store_rcpt *remote; /* merge */
     struct store_rcpt after;
 };
@@ -146,6 +149,7 @@ static int mark_fn(store_t *st, MDB_txn *txn, void *arg)
     int changed = 1, rc;
 
     store_rcpt_clear(&a->after);
+    a->overflow = 0;
     rc = store_db_rcpt_load(st, txn, a->id, a->rcpt, &a->after);
     if (rc != 0)
         return rc;
@@ -160,7 +164,8 @@ static int mark_fn(store_t *st, MDB_txn *txn, void *arg)
     a->after.updated_ms = a->now;
     rc = store_db_rcpt_save(st, txn, a->id, &a->after);
     if (rc == 0 && a->forward_to)
-        rc = store_db_outbox_add(st, txn, a->forward_to, a->id, a->rcpt, a->now);
+        rc = store_outbox_add_txn(st, txn, a->forward_to, a->id, a->rcpt, a->now,
+                                  &a->overflow);
     return rc;
 }
 
@@ -175,6 +180,17 @@ static int mark_run(store_t *st, struct mark_arg *a, struct store_rcpt *after)
     if (a->when == 0)
         a->when = a->now;
     int rc = store_env_write(st, mark_fn, a);
+    if (rc == STORE_OK && a->overflow) {
+        /* recorded here, not forwarded: one line per burst, not per read */
+        static struct tbucket tb = TBUCKET_INIT(1.0 / 10, 1);
+        uint64_t dropped = 0;
+        atomic_fetch_add(&st->outbox_overflow, 1);
+        if (tbucket_take(&tb, tbucket_now_ms(), &dropped))
+            log_warn("mail %s: rcpt %s: outbox for %s full (forward_max_queue = %zu): "
+                     "change recorded here, not forwarded (%llu more since the last "
+                     "such line)", a->id, a->rcpt, a->forward_to, st->outbox_max,
+                     (unsigned long long)dropped);
+    }
     if (rc == STORE_OK && after)
         *after = a->after;
     else
@@ -414,6 +430,7 @@ int store_stats(store_t *st, struct store_stats *out)
     out->map_used = (info.me_last_pgno + 1) * (size_t)ms.ms_psize;
     out->commits = atomic_load(&st->commits);
     out->writes = atomic_load(&st->writes);
+    out->outbox_overflow = atomic_load(&st->outbox_overflow);
     return STORE_OK;
 }
 

@@ -167,6 +167,7 @@ static void main_reload(const char *path, int given, const struct conf *running,
         c->tracker_forward_backoff_max != running->tracker_forward_backoff_max ||
         c->tracker_forward_timeout != running->tracker_forward_timeout ||
         c->tracker_forward_poll != running->tracker_forward_poll ||
+        c->tracker_forward_max_queue != running->tracker_forward_max_queue ||
         msys_server_count(c->msys) != msys_server_count(running->msys))
         log_warn("reload: listen, store, this_server, threads, limits, retention, "
                  "forward_* and server list changes take effect at the next restart");
@@ -241,6 +242,7 @@ int main(int argc, char **argv)
         .map_size = conf->store_map_size,
         .map_size_max = conf->store_map_size_max,
         .group_commit = 1,
+        .outbox_max = (size_t)conf->tracker_forward_max_queue,
     };
     if (store_open(&so, &st, err, sizeof err) != STORE_OK) {
         log_error("cannot open the mail log in %s: %s", conf->store_path, err);
