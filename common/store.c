@@ -262,6 +262,7 @@ struct list_arg {
     const struct store_query *q;
     struct store_list        *out;
     size_t                    cap;
+    size_t                    max_scan;   /* 0 = no bound */
 };
 
 /* 1 if rec passes the filters the scan itself does not apply. */
@@ -298,6 +299,8 @@ static int list_fn(store_t *st, MDB_txn *txn, void *arg)
     /* Clear an earlier attempt's output (cannot happen for reads today). */
     store_list_clear(out);
     a->cap = 0;
+    size_t scanned = 0;
+    char last[MAILID_ID_LEN + 1] = "";
     if (q->recipient) {
         dbi = st->dbi[STORE_DB_BY_RCPT];
         store_db_key_prefix(&pfx, q->recipient);
@@ -340,6 +343,15 @@ static int list_fn(store_t *st, MDB_txn *txn, void *arg)
         char idz[MAILID_ID_LEN + 1];
         memcpy(idz, id, MAILID_ID_LEN);
         idz[MAILID_ID_LEN] = '\0';
+        if (a->max_scan && scanned == a->max_scan) {
+            /* More may match below: stop here with a cursor rather than walk
+             * the whole log under one read transaction. */
+            out->scan_limited = 1;
+            memcpy(out->next_cursor, last, MAILID_ID_LEN + 1);
+            break;
+        }
+        scanned++;
+        memcpy(last, idz, MAILID_ID_LEN + 1);
         struct store_mail_rec *rec;
         rc = store_db_rec_load(st, txn, idz, &rec);
         if (rc == STORE_ENOTFOUND) {
@@ -384,7 +396,7 @@ int store_list(store_t *st, const struct store_query *q, struct store_list *out)
         return STORE_EINVAL;
     if (q->until_ms && q->until_ms <= q->since_ms)
         return STORE_OK;                /* an empty interval */
-    struct list_arg a = { q, out, 0 };
+    struct list_arg a = { q, out, 0, st->list_max_scan };
     int rc = store_env_read(st, list_fn, &a);
     if (rc != STORE_OK)
         store_list_clear(out);

@@ -141,6 +141,7 @@ struct store_opts {
     size_t      map_size_max;  /* 0 = same as map_size (no growth) */
     unsigned    max_readers;   /* 0 = 126 */
     int         group_commit;  /* 1 = batch concurrent writes (daemons) */
+    size_t      list_max_scan; /* mails one store_list examines; 0 = no bound */
     size_t      outbox_max;    /* per-peer outbox bound; 0 = unbounded.  A
                                   change of an entry not yet queued for a
                                   full peer is recorded, not queued (logged,
@@ -188,13 +189,18 @@ struct store_query {
     const char *cursor;        /* NULL, or next_cursor of the previous page */
 };
 /* since/until compare the time in the mail id.  A page is full unless it is
- * the last one (next_cursor ""), so paging never ends on an empty page.
+ * the last one (next_cursor ""), or the scan examined opts.list_max_scan
+ * mails without filling it (scan_limited set): then it holds what it found
+ * (maybe nothing) and next_cursor continues below the last mail examined,
+ * so a filter that matches little (?status=received) costs bounded work per
+ * request instead of a walk of the whole log.
  * A damaged record on the way fails the call with STORE_EIO (logged). */
 
 struct store_list {
     struct store_mail_rec *mails;   /* newest first */
     size_t                 n_mails;
     char                   next_cursor[MAILID_ID_LEN + 1]; /* "" = no more */
+    int                    scan_limited;   /* stopped at list_max_scan */
 };
 
 /* An outbox item: a recipient entry to forward to a peer's /v1/sync. */

@@ -729,6 +729,7 @@ int store_env_open(const struct store_opts *opts, store_t **out, char *err, size
     size_t map = opts->map_size ? opts->map_size : STORE_DEFAULT_MAP;
     st->map_size_max = opts->map_size_max > map ? opts->map_size_max : map;
     st->outbox_max = opts->outbox_max;
+    st->list_max_scan = opts->list_max_scan;
     atomic_init(&st->commits, 0);
     atomic_init(&st->writes, 0);
     atomic_init(&st->settled_at, 0);

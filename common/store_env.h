@@ -60,6 +60,7 @@ struct store {
     pthread_rwlock_t     maplock;
     size_t               map_size_max;
     size_t               outbox_max;     /* per peer; 0 = unbounded */
+    size_t               list_max_scan;  /* store_list; 0 = unbounded */
     atomic_uint_fast64_t outbox_overflow; /* changes not queued (bound) */
     struct store_gc     *gc;             /* NULL without group commit */
     atomic_uint_fast64_t commits, writes;

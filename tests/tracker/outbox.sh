@@ -13,6 +13,7 @@
 #      against a dead peer), the outbox stops at 2, the overflow is counted
 #      and logged, and mailstate_outbox_full says so.
 set -u
+: "${T_WAIT:=60}"   # a busy CI box; every wait is for a condition
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../lib/tracker.sh"
 t_init tracker-outbox
