@@ -247,6 +247,41 @@ int store_outbox_del_txn(store_t *st, MDB_txn *txn, const MDB_val *k, MDB_dbi mo
     return rc;
 }
 
+int store_outbox_adopt_txn(store_t *st, MDB_txn *txn, const MDB_val *k)
+{
+    MDB_val key = *k, v;
+    uint64_t q, old;
+    char id[MAILID_ID_LEN + 1], peer[STORE_PEER_MAX + 1], addr[STORE_ADDR_MAX + 1];
+    const char *r;
+    size_t rl;
+    int rc;
+
+    if (k->mv_size < 10 || k->mv_size > STORE_PEER_MAX + 9)
+        return 0;
+    rc = mdb_get(txn, st->dbi[STORE_DB_OUTBOX], &key, &v);
+    if (rc != 0)
+        return rc == MDB_NOTFOUND ? 0 : rc;
+    if (store_rec_outbox_decode(v.mv_data, v.mv_size, &q, id, &r, &rl) < 0 ||
+        rl == 0 || rl > STORE_ADDR_MAX)
+        return 0;                       /* undecodable: the next sweep drops it */
+    memcpy(addr, r, rl);                /* r lives in LMDB's pages: copy first */
+    addr[rl] = '\0';
+    memcpy(peer, k->mv_data, k->mv_size - 9);
+    peer[k->mv_size - 9] = '\0';
+    uint64_t seq = be64((const unsigned char *)k->mv_data + k->mv_size - 8);
+    rc = idx_find(st, txn, peer, id, addr, rl, &old);
+    if (rc == 0 && old != seq)
+        return mdb_del(txn, st->dbi[STORE_DB_OUTBOX], &key, NULL);
+    if (rc == 0)
+        return 0;
+    if (rc != MDB_NOTFOUND)
+        return rc;
+    struct idxval x;
+    idx_full(&x, id, addr, rl, seq);
+    MDB_val ik = peer_val(peer), iv = { x.len, x.b };
+    return mdb_put(txn, st->dbi[STORE_DB_OUTBOX_IDX], &ik, &iv, 0);
+}
+
 struct kv {
     unsigned char *k, *v;
     size_t         klen, vlen;

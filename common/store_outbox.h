@@ -43,6 +43,10 @@ int store_outbox_add_txn(store_t *st, MDB_txn *txn, const char *peer,
  * under the same key in moved_to first (parking). */
 int store_outbox_del_txn(store_t *st, MDB_txn *txn, const MDB_val *k, MDB_dbi moved_to,
                          int move);
+/* An item just put into the outbox under key k by other means (a parked
+ * item released): index it, or, if its entry already has a queued item
+ * (which sends the same current state), delete it again.  0 or an error. */
+int store_outbox_adopt_txn(store_t *st, MDB_txn *txn, const MDB_val *k);
 /* Drop index values whose outbox item is gone (after a sweep). */
 int store_outbox_idx_sweep(store_t *st, MDB_txn *txn);
 /* Schema 2 -> 3: index every queued item, coalescing duplicates (the

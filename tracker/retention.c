@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "store_ctl.h"
 #include "xmem.h"
 
 #define RETENTION_FIRST_S  1    /* first pass soon after start */
@@ -24,6 +25,7 @@ struct retention {
     pthread_mutex_t lock;
     pthread_cond_t  cond;
     int             stopping;
+    uint64_t        noted_s;     /* last store_ctl_note_purge, Unix s */
 };
 
 /* Wait ms milliseconds or until stopping; returns 1 if stopping. */
@@ -68,6 +70,12 @@ static void retention_pass(struct retention *r)
     } while (purged > 0 && !retention_sleep(r, RETENTION_PAUSE_MS));
     if (total > 0)
         log_info("retention: purged %zu mails older than %lld s", total, r->retention_s);
+    /* "last purge" for mailstatectl status: after a pass that removed
+     * mails, and hourly otherwise (one small commit, not one per pass) */
+    if (rc == STORE_OK && (total > 0 || (uint64_t)now.tv_sec >= r->noted_s + 3600)) {
+        if (store_ctl_note_purge(r->st, (uint64_t)now.tv_sec * 1000u, total) == STORE_OK)
+            r->noted_s = (uint64_t)now.tv_sec;
+    }
 }
 
 static void *retention_main(void *arg)

@@ -16,7 +16,7 @@ cmake --build "$T/build" -j 2 >/dev/null &&
 DESTDIR=$dest cmake --install "$T/build" >/dev/null
 t_check "cmake --install into DESTDIR succeeds" test -d "$dest"
 
-for f in usr/sbin/mailstate-milter usr/sbin/mailstate-tracker; do
+for f in usr/sbin/mailstate-milter usr/sbin/mailstate-tracker usr/sbin/mailstatectl; do
     t_check "$f is an executable" test -x "$dest/$f"
 done
 for f in etc/mailstate/mailstate.conf \
@@ -25,6 +25,8 @@ for f in etc/mailstate/mailstate.conf \
          usr/lib/sysusers.d/mailstate.conf usr/lib/tmpfiles.d/mailstate.conf \
          usr/share/man/man8/mailstate-milter.8 usr/share/man/man8/mailstate-tracker.8 \
          usr/share/man/man5/mailstate.conf.5 \
+         usr/share/man/man8/mailstatectl.8 \
+         usr/share/bash-completion/completions/mailstatectl \
          usr/share/doc/mailstate/examples/postfix/main.cf.snippet \
          usr/share/doc/mailstate/examples/sendmail/mailstate.mc; do
     t_check "$f installed" test -s "$dest/$f"

@@ -1,0 +1,46 @@
+#!/bin/bash
+# mailstatectl on a full mail log (map at map_size_max = 4 MiB): status
+# shows it; erase, outbox drop, purge and backup still work (they may use
+# the store's reserve), and inserts work again after the purge.
+. "$(dirname "$0")/../lib/common.sh"
+. "$(dirname "$0")/../lib/tracker.sh"
+. "$(dirname "$0")/lib.sh"
+t_init ctl-full
+ctl_setup
+sed -i 's|^\[store\]|[store]\nmap_size = 1M\nmap_size_max = 4M|' "$T/ms.conf"
+
+ID=$(seed -M 1 -s carol@c.example -r bob@a.example) || t_fail "seed peer mail"
+cseed read "${ID%%.*}" bob@a.example mx2 || t_fail "queue"
+seed -M 1 -s alice@a.example -r bob@a.example -R 50 -m 100000 -a 86400 > "$T/ids" 2> "$T/seed.err"
+t_check "the seeder ran into the limit" grep -q "mail log full" "$T/seed.err"
+N=$(wc -l < "$T/ids")
+t_log "$N mails fill 4 MiB"
+
+ctl status --json
+t_rc "status of a full store" 0
+t_check "use near the limit (>= 85%), map at 4 MiB" \
+    jq -e '.used_percent >= 85 and .map_size_max == 4194304' <<<"$OUT"
+ctl outbox drop 1
+t_rc "outbox drop on a full store" 0
+ctl erase --yes dave@a.example
+t_rc "erase of an address with no entry: exit 3, not a store error" 3
+ctl erase --yes carol@c.example
+t_rc "erase on a full store (one mail)" 0
+t_check "1 entry erased" grep -q "erased 1 entries of carol@c.example" "$T/ctl.out"
+# An erasure touching more pages than the store's reserve (one entry in
+# each of the 300 mails) cannot be done on a full store: it must fail as
+# "full" (exit 5) and change nothing; after a purge it works.
+BEFORE=$(snapshot)
+ctl erase --yes u7@a.example
+t_rc "erase of 300+ entries on a full store: exit 5" 5
+t_check "nothing changed" test "$BEFORE" = "$(snapshot)"
+ctl backup "$T/bk"
+t_rc "backup of a full store" 0
+ctl purge --older-than 1h
+t_rc "purge on a full store" 0
+t_check "every seeded mail purged" grep -q "purged $N mails" "$T/ctl.out"
+seed -M 1 -s alice@a.example -r bob@a.example > /dev/null
+t_check "inserts work again after the purge" test $? = 0
+ctl status --json
+t_check "1 mail left (the new one), no outbox item" jq -e '.mails == 1 and .outbox == 0' <<<"$OUT"
+t_summary
