@@ -19,7 +19,6 @@
 #include "store_outbox.h"
 #include "store_me.h"
 #include "store_rec.h"
-#include "tbucket.h"
 #include "xmem.h"
 
 int store_open(const struct store_opts *opts, store_t **out, char *err, size_t errlen)
@@ -39,6 +38,7 @@ void store_rcpt_clear(struct store_rcpt *r)
         return;
     free(r->address);
     free(r->server);
+    free(r->original_recipient);
     memset(r, 0, sizeof(*r));
 }
 
@@ -180,17 +180,8 @@ static int mark_run(store_t *st, struct mark_arg *a, struct store_rcpt *after)
     if (a->when == 0)
         a->when = a->now;
     int rc = store_env_write(st, mark_fn, a);
-    if (rc == STORE_OK && a->overflow) {
-        /* recorded here, not forwarded: one line per burst, not per read */
-        static struct tbucket tb = TBUCKET_INIT(1.0 / 10, 1);
-        uint64_t dropped = 0;
-        atomic_fetch_add(&st->outbox_overflow, 1);
-        if (tbucket_take(&tb, tbucket_now_ms(), &dropped))
-            log_warn("mail %s: rcpt %s: outbox for %s full (forward_max_queue = %zu): "
-                     "change recorded here, not forwarded (%llu more since the last "
-                     "such line)", a->id, a->rcpt, a->forward_to, st->outbox_max,
-                     (unsigned long long)dropped);
-    }
+    if (rc == STORE_OK && a->overflow)
+        store_outbox_overflowed(st, a->id, a->rcpt, a->forward_to);
     if (rc == STORE_OK && after)
         *after = a->after;
     else

@@ -40,7 +40,9 @@ static int solo_run(store_t *st, struct wop *w);
 
 static const char *const db_names[STORE_DB_COUNT] = {
     "mails", "rcpts", "by_sender", "by_rcpt", "outbox", "parked", "meta",
-    "by_login", "by_msgid", "outbox_idx",
+    "by_login", "by_msgid",
+    "replay",
+    "outbox_idx",
 };
 
 /* Flags each sub-database is created with; LMDB keeps them on disk, and
@@ -679,7 +681,7 @@ static int open_dbs(store_t *st, MDB_txn *txn, void *arg)
         if (rc != 0)
             return rc;
     }
-    if (have < 3) {
+    if (have < 4) {
         rc = store_outbox_migrate_2(st, txn);
         if (rc != 0)
             return rc;

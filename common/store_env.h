@@ -48,7 +48,8 @@ enum store_db {
     STORE_DB_META,
     STORE_DB_BY_LOGIN,      /* schema 2 */
     STORE_DB_BY_MSGID,      /* schema 2 */
-    STORE_DB_OUTBOX_IDX,    /* schema 3 (MDB_DUPSORT) */
+    STORE_DB_REPLAY,
+    STORE_DB_OUTBOX_IDX,    /* schema 4 (MDB_DUPSORT) */
     STORE_DB_COUNT
 };
 

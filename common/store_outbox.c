@@ -7,8 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "store_db.h"
 #include "store_rec.h"
+#include "tbucket.h"
 #include "xmem.h"
 
 /* An index value: ID(26) rcpt_key 0x00 SEQ(u64 BE). */
@@ -405,4 +407,18 @@ int store_outbox_migrate_2(store_t *st, MDB_txn *txn)
     }
     kv_free(all, n);
     return rc;
+}
+
+void store_outbox_overflowed(store_t *st, const char *id, const char *rcpt,
+                             const char *peer)
+{
+    /* recorded here, not forwarded: one line per burst, not per read */
+    static struct tbucket tb = TBUCKET_INIT(1.0 / 10, 1);
+    uint64_t dropped = 0;
+
+    atomic_fetch_add(&st->outbox_overflow, 1);
+    if (tbucket_take(&tb, tbucket_now_ms(), &dropped))
+        log_warn("mail %s: rcpt %s: outbox for %s full (forward_max_queue = %zu): "
+                 "change recorded here, not forwarded (%llu more since the last "
+                 "such line)", id, rcpt, peer, st->outbox_max, (unsigned long long)dropped);
 }

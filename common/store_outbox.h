@@ -47,9 +47,13 @@ int store_outbox_del_txn(store_t *st, MDB_txn *txn, const MDB_val *k, MDB_dbi mo
  * item released): index it, or, if its entry already has a queued item
  * (which sends the same current state), delete it again.  0 or an error. */
 int store_outbox_adopt_txn(store_t *st, MDB_txn *txn, const MDB_val *k);
+/* After a committed write whose change was not queued (overflow): count
+ * it and log a rate-limited warning. */
+void store_outbox_overflowed(store_t *st, const char *id, const char *rcpt,
+                             const char *peer);
 /* Drop index values whose outbox item is gone (after a sweep). */
 int store_outbox_idx_sweep(store_t *st, MDB_txn *txn);
-/* Schema 2 -> 3: index every queued item, coalescing duplicates (the
+/* Schema 3 -> 4 (any older database): index every queued item, coalescing duplicates (the
  * newest item of an entry stays, the oldest one's queued_ms with it). */
 int store_outbox_migrate_2(store_t *st, MDB_txn *txn);
 /* Queued items of peer (0 if none). */

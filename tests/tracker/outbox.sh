@@ -53,6 +53,7 @@ path = $T/store-$1
 secret = $TOK
 scopes = notify query admin
 EOF_CONF
+    chmod 600 "$T/$1.conf"   # inline secrets need a private config
 }
 
 declare -A PID URL
