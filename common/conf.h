@@ -8,7 +8,7 @@
  * Parsing, validation, the defaults and the sample config (conf_write_sample)
  * all come from that table.
  *
- * Sections: [system] [milter] [tracker] [store] [log], and the named
+ * Sections: [system] [milter] [tracker] [store] [auth] [log], and the named
  * sections [server NAME] (domains, tracker) and [token NAME] (secret or
  * secret_file, scopes).  Unknown sections and keys are errors.  A key given
  * twice in one section is an error.
@@ -119,11 +119,20 @@ struct conf {
     int       tracker_forward_backoff_max; /* seconds, cap of the retry backoff */
     int       tracker_forward_timeout;     /* seconds per sync request */
     int       tracker_forward_poll;        /* seconds between looks at an idle outbox */
+    char     *tracker_public_url;   /* "" = unknown (cookie not Secure) */
+    char     *tracker_www_dir;      /* the web page's files */
 
     /* [store] */
     char  *store_path;              /* directory of the LMDB environment */
     size_t store_map_size;          /* initial map size */
     size_t store_map_size_max;      /* growth limit on MDB_MAP_FULL */
+
+    /* [auth] (issue 12; dovecot_socket "" = user routes off) */
+    char     *auth_dovecot_socket;
+    char     *auth_default_domain;
+    int       auth_cache_ttl;       /* seconds */
+    int       auth_session_ttl;     /* seconds */
+    char     *auth_admins;          /* users, space/comma separated */
 
     /* [log] */
     int log_level;                  /* enum log_level */

@@ -114,12 +114,29 @@ const struct conf_key conf_keys[] = {
     { "tracker", "forward_poll", CT_DURATION, "30s", 1, DAY, NULL, C(tracker_forward_poll),
       "how often an idle forwarder looks at the outbox (new reads wake it at once)" },
 
+    /* issue 12: the sender's own view */
+    { "tracker", "public_url", CT_STRING, "", 0, 0, NULL, C(tracker_public_url),
+      "the web page's address as users reach it (https://... makes the session cookie Secure)" },
+    { "tracker", "www_dir", CT_STRING, MAILSTATE_WWW_DIR, 1, 0, NULL, C(tracker_www_dir),
+      "directory of the web page's files served at /" },
+
     { "store", "path", CT_STRING, MAILSTATE_STATE_DIR, 1, 0, NULL, C(store_path),
       "directory of the LMDB mail log" },
     { "store", "map_size", CT_SIZE, "64M", 1 * MB, 1024 * GB, NULL, C(store_map_size),
       "initial LMDB map size" },
     { "store", "map_size_max", CT_SIZE, "4G", 1 * MB, 1024 * GB, NULL, C(store_map_size_max),
       "the map grows up to this when full" },
+
+    { "auth", "dovecot_socket", CT_STRING, "", 0, 0, NULL, C(auth_dovecot_socket),
+      "Dovecot auth-client socket checking users' mail passwords (empty: no user login)" },
+    { "auth", "default_domain", CT_STRING, "", 0, 0, NULL, C(auth_default_domain),
+      "a Dovecot user without @ has the address user@default_domain" },
+    { "auth", "cache_ttl", CT_DURATION, "60s", 0, 3600, NULL, C(auth_cache_ttl),
+      "a checked password is trusted this long (keyed hash only; 0: ask Dovecot every time)" },
+    { "auth", "session_ttl", CT_DURATION, "8h", 60, 30 * DAY, NULL, C(auth_session_ttl),
+      "a web page login lasts this long (sessions live in the tracker's memory)" },
+    { "auth", "admins", CT_STRING, "", 0, 0, NULL, C(auth_admins),
+      "users (as Dovecot names them) who may search the whole mail log on the web page" },
 
     { "log", "level", CT_ENUM, "info", 0, 0, level_names, C(log_level),
       "error, warn, info or debug" },
@@ -142,7 +159,8 @@ const size_t conf_n_keys = sizeof(conf_keys) / sizeof(conf_keys[0]) - 1;
 _Static_assert(sizeof(conf_keys) / sizeof(conf_keys[0]) - 1 <= CONF_N_KEYS_MAX,
                "raise CONF_N_KEYS_MAX (the per-record seen[] arrays)");
 
-static const char *const fixed_sections[] = { "system", "milter", "tracker", "store", "log", NULL };
+static const char *const fixed_sections[] = { "system", "milter", "tracker", "store", "log",
+                                              "auth", NULL };
 
 /* ---- value parsers ------------------------------------------------------ */
 

@@ -44,7 +44,7 @@ struct conf_key {
 extern const struct conf_key conf_keys[];
 extern const size_t conf_n_keys;
 
-#define CONF_N_KEYS_MAX 48
+#define CONF_N_KEYS_MAX 64
 
 struct conf_dom_raw {
     char *text;

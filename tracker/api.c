@@ -72,6 +72,24 @@ void api_resp_clear(struct api_resp *resp)
 {
     resp->body = xfree(resp->body);
     resp->body_len = 0;
+    for (size_t i = 0; i < resp->n_hdrs; i++)
+        resp->hdrs[i].value = xfree(resp->hdrs[i].value);
+    resp->n_hdrs = 0;
+}
+
+void api_resp_header(struct api_resp *resp, const char *name, const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+
+    if (resp->n_hdrs == API_RESP_HDRS)
+        log_panic("api: more than %d extra response headers", API_RESP_HDRS);
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    resp->hdrs[resp->n_hdrs].name = name;
+    resp->hdrs[resp->n_hdrs].value = xstrdup(buf);
+    resp->n_hdrs++;
 }
 
 /* A store error as an HTTP answer (the not-found cases are per route). */

@@ -63,14 +63,22 @@ struct api_req {
     uint64_t                 now_ms;
     const char             *(*header)(void *cls, const char *name);
     void                    *header_cls;
+    const char              *client_addr;  /* textual IP of the peer ("" unknown) */
+    const char              *method;       /* "GET", "POST", ... */
 };
 
+#define API_RESP_HDRS 4
 struct api_resp {
     unsigned    status;
     char       *body;
     size_t      body_len;
     const char *content_type;   /* static string */
     const char *allow;          /* static string, for 405 */
+    /* Extra response headers (Set-Cookie, WWW-Authenticate, Retry-After):
+     * static names, allocated values freed by api_resp_clear.  A
+     * WWW-Authenticate here replaces the HTTP layer's Bearer one. */
+    struct { const char *name; char *value; } hdrs[API_RESP_HDRS];
+    size_t      n_hdrs;
 };
 
 typedef void (*api_handler_fn)(const struct api_ctx *ctx, const struct api_req *req,
@@ -85,6 +93,8 @@ void api_error(struct api_resp *resp, unsigned status, const char *error,
                const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 void api_json(struct api_resp *resp, unsigned status, json_t *body); /* steals body */
 void api_resp_clear(struct api_resp *resp);
+void api_resp_header(struct api_resp *resp, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* Limit on the number of mails in one page of GET /v1/mails. */
 #define API_LIMIT_DEFAULT 50

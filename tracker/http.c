@@ -70,6 +70,7 @@ struct http_req {
     struct api_req        areq;
     struct api_resp       resp;         /* set when an answer is decided */
     unsigned              code;         /* status sent (metrics) */
+    char                  client_addr[INET6_ADDRSTRLEN + 1];
 };
 
 static uint64_t http_now_us(void)
@@ -158,7 +159,17 @@ static enum MHD_Result http_queue(struct http_req *r, struct MHD_Connection *con
         MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE, r->resp.content_type);
     if (r->resp.allow != NULL)
         MHD_add_response_header(mr, MHD_HTTP_HEADER_ALLOW, r->resp.allow);
-    if (r->resp.status == 401)
+    int own_auth = 0;
+    for (size_t i = 0; i < r->resp.n_hdrs; i++) {
+        MHD_add_response_header(mr, r->resp.hdrs[i].name, r->resp.hdrs[i].value);
+        own_auth |= strcmp(r->resp.hdrs[i].name, MHD_HTTP_HEADER_WWW_AUTHENTICATE) == 0;
+    }
+    /* The web page (issue 12): no inline script, no framing, no sniffing. */
+    MHD_add_response_header(mr, "Content-Security-Policy",
+                            "default-src 'self'; frame-ancestors 'none'");
+    MHD_add_response_header(mr, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(mr, "Referrer-Policy", "no-referrer");
+    if (r->resp.status == 401 && !own_auth)
         MHD_add_response_header(mr, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
                                 "Bearer realm=\"mailstate\"");
     else if (r->scope_error)    /* RFC 6750 3.1; tells it apart from 403 bad_mac */
@@ -287,6 +298,19 @@ static enum MHD_Result http_begin(http_t *h, struct http_req *r,
     r->areq.n_args = r->n_args;
     r->areq.header = http_header_cb;
     r->areq.header_cls = r;
+    r->areq.method = method;
+    {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+        if (sa && sa->sa_family == AF_INET)
+            inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr,
+                      r->client_addr, sizeof r->client_addr);
+        else if (sa && sa->sa_family == AF_INET6)
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
+                      r->client_addr, sizeof r->client_addr);
+        r->areq.client_addr = r->client_addr;
+    }
     return MHD_YES;
 }
 

@@ -33,6 +33,7 @@
 #include "conf.h"
 #include "http.h"
 #include "log.h"
+#include "me.h"
 #include "mailid.h"
 #include "paths.h"
 #include "peer.h"
@@ -252,6 +253,7 @@ int main(int argc, char **argv)
     ctx.store = st;
     /* Peer sync (design §7): POST /v1/sync and the outbox forwarder. */
     peer_start(conf, st);
+    me_register();              /* users' own view, the web page (issue 12) */
     struct http_opts ho = {
         .listen = conf->tracker_listen,
         .threads = conf->tracker_threads > 0 ? (unsigned)conf->tracker_threads : 0,

@@ -11,6 +11,7 @@
 #include "peer.h"
 #include "route.h"
 #include "log.h"
+#include "me.h"
 
 #define METRICS_CODES 600   /* HTTP status codes 0..599, indexed directly */
 
@@ -141,6 +142,7 @@ char *metrics_render(store_t *st, size_t *len)
                 ss.map_size, ss.map_used, (unsigned long long)ss.commits,
                 (unsigned long long)ss.writes);
     peer_metrics_write(fp);             /* outbox, forwards, refused syncs */
+    me_metrics_write(fp);               /* user password checks (issue 12) */
     if (fclose(fp) != 0 || buf == NULL)
         log_panic("metrics: out of memory");
     *len = size;

@@ -20,6 +20,16 @@ static const struct route_def route_table[] = {
     { ROUTE_MAILS,   "GET",  "/v1/mails",   0, 0 },
     { ROUTE_MAIL,    "GET",  "/v1/mails/",  1, 0 },
     { ROUTE_SYNC,    "POST", "/v1/sync",    0, 1 },
+    /* issue 12: "write" = run off the polling threads (Dovecot auth blocks) */
+    { ROUTE_ME,          "GET",    "/v1/me",        0, 1 },
+    { ROUTE_ME_SENT,     "GET",    "/v1/me/sent",   0, 1 },
+    { ROUTE_ME_SENT_ONE, "GET",    "/v1/me/sent/",  1, 1 },
+    { ROUTE_ME_READS,    "GET",    "/v1/me/reads",  0, 1 },
+    { ROUTE_ME_ALL,      "GET",    "/v1/me/all",    0, 1 },
+    { ROUTE_SESSION,     "POST",   "/v1/session",   0, 1 },
+    { ROUTE_SESSION_END, "DELETE", "/v1/session",   0, 1 },
+    { ROUTE_WWW_INDEX,   "GET",    "/",             0, 0 },
+    { ROUTE_WWW,         "GET",    "/www/",         1, 0 },
     { 0, NULL, NULL, 0, 0 }
 };
 
@@ -31,6 +41,15 @@ static const char *const route_names[ROUTE_COUNT] = {
     [ROUTE_MAIL]    = "mail",
     [ROUTE_MAILS]   = "mails",
     [ROUTE_SYNC]    = "sync",
+    [ROUTE_ME]          = "me",
+    [ROUTE_ME_SENT]     = "me_sent",
+    [ROUTE_ME_SENT_ONE] = "me_sent_one",
+    [ROUTE_ME_READS]    = "me_reads",
+    [ROUTE_ME_ALL]      = "me_all",
+    [ROUTE_SESSION]     = "session",
+    [ROUTE_SESSION_END] = "session_end",
+    [ROUTE_WWW_INDEX]   = "www",
+    [ROUTE_WWW]         = "www",
 };
 
 /* Does path match d?  Sets the parameter of prefix routes. */
@@ -67,14 +86,15 @@ int route_match(const char *method, const char *path, const char **arg,
     for (const struct route_def *d = route_table; d->method != NULL; d++) {
         if (!route_path_matches(d, path, &a, &alen))
             continue;
-        /* Each path has exactly one method in this table. */
+        /* A path may appear once per method (/v1/session: POST, DELETE). */
         if (strcmp(method, d->method) == 0) {
             *arg = a;
             *arg_len = alen;
             return d->id;
         }
         path_known = 1;
-        *allow = d->method;
+        *allow = d->id == ROUTE_SESSION || d->id == ROUTE_SESSION_END ? "POST, DELETE"
+                                                                       : d->method;
     }
     return path_known ? ROUTE_ENOMETHOD : ROUTE_ENOTFOUND;
 }

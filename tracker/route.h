@@ -27,6 +27,16 @@ enum route_id {
     ROUTE_MAIL,            /* GET  /v1/mails/{id} */
     ROUTE_MAILS,           /* GET  /v1/mails */
     ROUTE_SYNC,            /* POST /v1/sync (the sync module registers it) */
+    /* issue 12: users with their mail password (me.h registers these) */
+    ROUTE_ME,              /* GET    /v1/me */
+    ROUTE_ME_SENT,         /* GET    /v1/me/sent */
+    ROUTE_ME_SENT_ONE,     /* GET    /v1/me/sent/{id} */
+    ROUTE_ME_READS,        /* GET    /v1/me/reads */
+    ROUTE_ME_ALL,          /* GET    /v1/me/all (admins: the whole log) */
+    ROUTE_SESSION,         /* POST   /v1/session */
+    ROUTE_SESSION_END,     /* DELETE /v1/session */
+    ROUTE_WWW_INDEX,       /* GET    / */
+    ROUTE_WWW,             /* GET    /www/{file} */
     ROUTE_COUNT
 };
 
@@ -36,7 +46,8 @@ int route_match(const char *method, const char *path, const char **arg,
 /* Short name of a route for logs and metrics labels ("reads", "other"). */
 const char *route_name(int route);
 
-/* 1 if the route writes (its handler may block on a durable commit). */
+/* 1 if the route writes (its handler may block on a durable commit), or
+ * may block otherwise (the user routes ask Dovecot's auth socket). */
 int route_is_write(int route);
 
 #endif

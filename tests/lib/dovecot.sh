@@ -12,6 +12,9 @@
 #       recipient (%n@%d, expanded by Dovecot) plus PLUGIN_LINES.  Waits for the IMAP port.
 #       DOVECOT_EXTRA[USER]="k=v ..." adds userdb extra fields (e.g.
 #       userdb_mailstate_spool_max=2 overrides that plugin setting for USER).
+#       $DOVECOT_AUTH_SOCKET is an auth-client socket (the listener of
+#       packaging/dovecot/10-auth-mailstate.conf) for the tracker's [auth]
+#       and Postfix's smtpd_sasl_path.
 #   dovecot_stop        stop the master and wait until it is gone
 #   dovecot_deliver RCPT SUBJECT [MAIL_ID SENDER]
 #                       one LMTP delivery (X-Mail-Id/X-Sender if given)
@@ -23,6 +26,7 @@
 DOVECOT_DIR=
 DOVECOT_PORT=
 DOVECOT_LMTP=
+DOVECOT_AUTH_SOCKET=
 DOVECOT_LOG=
 DOVECOT_PID=
 DOVECOT_USERS="alice bob carol dave"
@@ -34,6 +38,7 @@ dovecot_start() {
     local url=$1 token=$2 extra=${3:-} u
     DOVECOT_DIR=$T/dovecot
     DOVECOT_LMTP=$DOVECOT_DIR/lmtp.sock
+    DOVECOT_AUTH_SOCKET=$DOVECOT_DIR/run/auth-mailstate
     DOVECOT_LOG=$DOVECOT_DIR/dovecot.log
     DOVECOT_PORT=$(t_port)
     mkdir -p "$DOVECOT_DIR/run" "$DOVECOT_DIR/state" "$DOVECOT_DIR/modules"
@@ -92,6 +97,12 @@ service imap-login {
 }
 service lmtp {
   unix_listener $DOVECOT_LMTP {
+    mode = 0666
+  }
+}
+# The tracker's [auth] dovecot_socket (packaging/dovecot/10-auth-mailstate.conf).
+service auth {
+  unix_listener auth-mailstate {
     mode = 0666
   }
 }
