@@ -83,7 +83,8 @@ for f in usr/sbin/mailstate-milter usr/sbin/mailstate-tracker usr/sbin/mailstate
          lib/systemd/system/mailstate-tracker.service usr/lib/sysusers.d/mailstate.conf \
          usr/lib/tmpfiles.d/mailstate.conf usr/share/man/man8/mailstatectl.8.gz \
          usr/share/man/man5/mailstate.conf.5.gz \
-         usr/share/bash-completion/completions/mailstatectl; do
+         usr/share/bash-completion/completions/mailstatectl \
+         usr/share/mailstate/www/index.html; do
     t_check "mailstate ships $f" grep -q " \./$f\$" "$T/main.list"
 done
 t_check "mailstate-dovecot ships the plugin" \
