@@ -404,6 +404,24 @@ int addr_parse_str(const char *s, struct addr *out)
     return addr_parse(s, strlen(s), out);
 }
 
+int addr_strip_ext(const char *key, const char *delims, char out[ADDR_KEY_MAX + 1])
+{
+    const char *at = strrchr(key, '@');
+    size_t cut, dlen;
+
+    if (delims == NULL || delims[0] == '\0' || at == NULL || key[0] == '"')
+        return 0;
+    cut = strcspn(key, delims);
+    if (cut == 0 || key + cut >= at)
+        return 0;
+    dlen = strlen(at);
+    if (cut + dlen > ADDR_KEY_MAX)
+        return 0;
+    memcpy(out, key, cut);
+    memcpy(out + cut, at, dlen + 1);
+    return 1;
+}
+
 const char *addr_strerror(int err)
 {
     switch (err) {

@@ -64,6 +64,16 @@ int addr_parse_str(const char *s, struct addr *out);
  */
 int addr_domain_norm(const char *domain, char out[ADDR_DOMAIN_MAX + 2]);
 
+/*
+ * The address key without its recipient-delimiter extension, as Postfix's
+ * recipient_delimiter means it: the local part is cut at the first byte
+ * that is one of delims ("+", "+-"), unless that byte is the first of the
+ * local part or the local part is quoted.  key is in normal form.
+ * Returns 1 and fills out (ADDR_KEY_MAX + 1 bytes) when something was cut,
+ * else 0 (out untouched).
+ */
+int addr_strip_ext(const char *key, const char *delims, char out[ADDR_KEY_MAX + 1]);
+
 const char *addr_strerror(int err);
 
 #endif

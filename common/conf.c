@@ -253,6 +253,7 @@ static void build_system(struct conf_loader *ld)
         conf_error(ld, key_line(ld, "system", "this_server"),
                    "this_server '%s' names no [server %s] section", c->this_server,
                    c->this_server);
+    msys_derive_peers(c->msys);
 }
 
 static void build_tokens(struct conf_loader *ld, struct conf_full *cf)
@@ -280,6 +281,12 @@ static void build_tokens(struct conf_loader *ld, struct conf_full *cf)
             conf_error(ld, r->line, "[token %s] needs secret or secret_file", r->name);
         } else if (r->secret) {
             size_t n = strlen(r->secret);
+            /* An inline secret is as exposed as its file: same rule as secret_file. */
+            if (ld->file_mode & 077)
+                conf_error(ld, r->seen[kse - conf_keys],
+                           "[token %s] secret is inline in %s, which is open to group or "
+                           "others (mode %04o); run: chmod 600 %s, or use secret_file",
+                           r->name, ld->name, (unsigned)ld->file_mode, ld->name);
             if (n < CONF_SECRET_MIN || n > CONF_KEY_MAX)
                 conf_error(ld, r->seen[kse - conf_keys],
                            "[token %s] secret: %zu bytes, need %d..%d", r->name, n,
@@ -334,14 +341,30 @@ static void finish(struct conf_loader *ld, struct conf_full *cf)
         conf_error(ld, key_line(ld, "store", "map_size"),
                    "map_size (%zu) is larger than map_size_max (%zu)", c->store_map_size,
                    c->store_map_size_max);
+    for (const char *d = c->recipient_delimiter; *d; d++)
+        if (*d <= ' ' || *d >= 0x7f || *d == '@' || *d == '"') {
+            conf_error(ld, key_line(ld, "system", "recipient_delimiter"),
+                       "recipient_delimiter: only visible ASCII characters other than @ and \"");
+            break;
+        }
     if (strcasecmp(c->header_mail_id, c->header_sender) == 0)
         conf_error(ld, key_line(ld, "system", "header_sender"),
                    "header_mail_id and header_sender are the same header");
     if (!(ld->flags & CONF_NO_KEY)) {
         c->key = read_secret(ld, "key file", c->key_file, CONF_KEY_MIN, CONF_KEY_MAX, 0,
                              &c->key_len);
-        if (c->key != NULL)
-            mailid_key_init(&c->mac_key, c->key, c->key_len);
+        if (c->key != NULL) {
+            /* One key per purpose (keys.h): a tag is never a signature. */
+            keys_derive(c->key, c->key_len, KEYS_PURPOSE_MAILID, c->key_mailid);
+            keys_derive(c->key, c->key_len, KEYS_PURPOSE_SYNC, c->key_sync);
+            mailid_key_init(&c->mac_key, c->key_mailid, sizeof(c->key_mailid));
+        }
+    }
+    if (c->milter_sender_login_maps[0] != '\0') {
+        char err[512];
+        if (loginmap_load(c->milter_sender_login_maps, &c->sender_login_map, err,
+                          sizeof(err)) < 0)
+            conf_error(ld, 0, "sender_login_maps: %s", err);
     }
 }
 
@@ -364,6 +387,9 @@ static void conf_free(struct conf *c)
         free(c->key);
     }
     mailid_key_wipe(&c->mac_key);
+    sodium_memzero(c->key_mailid, sizeof(c->key_mailid));
+    sodium_memzero(c->key_sync, sizeof(c->key_sync));
+    loginmap_free(c->sender_login_map);
     for (size_t i = 0; i < c->n_opt_out; i++)
         free(c->opt_out[i]);
     free(c->opt_out);
@@ -510,6 +536,7 @@ struct conf *conf_load(const char *path, unsigned flags, char **errors)
                 *errors = xasprintf("%s:0: not a regular file\n", path);
             return NULL;
         }
+        ld.file_mode = fstat(fileno(ld.fp), &st) == 0 ? (int)(st.st_mode & 07777) : 0;
     }
     c = load(&ld, errors);
     fclose(ld.fp);
@@ -605,9 +632,12 @@ void conf_write_sample(FILE *fp)
           "\n"
           "# One [token NAME] section per HTTP client of the tracker (webmail, the\n"
           "# Dovecot plugin, admins): secret or secret_file (not both), and scopes.\n"
-          "# Example:\n"
+          "# Give no token both notify and query: a query answer names mails, and a\n"
+          "# token that may also notify could then mark any of them read.  So the\n"
+          "# Dovecot plugin's token has notify, a reporting client's its own with\n"
+          "# query.  Example:\n"
           "#\n"
-          "#[token webmail]\n", fp);
+          "#[token dovecot]\n", fp);
     for (size_t i = 0; i < conf_n_keys; i++)
         if (strcmp(conf_keys[i].section, "token") == 0)
             sample_row(fp, &conf_keys[i]);

@@ -31,11 +31,15 @@
  * The key file is read at load: it must be a regular file, at least
  * CONF_KEY_MIN bytes (at most CONF_KEY_MAX), and neither group- nor
  * world-readable or -writable (a clear message says "chmod 600 FILE").  The
- * whole file content is the key.
+ * whole file content is the key.  It is used only through the keys derived
+ * from it (keys.h): key_mailid for mail-id tags, key_sync for signatures.
+ * [milter] sender_login_maps is loaded at load too (loginmap.h), so -n and
+ * a SIGHUP reload check it.
  *
  * Tokens: secret (16..CONF_KEY_MAX visible ASCII bytes, no spaces: it travels
  * in an Authorization header) or secret_file (same checks as the key file;
- * one trailing newline is dropped), never both; scopes required; no two
+ * one trailing newline is dropped), never both; an inline secret in a
+ * config file that group or others can read is refused like such a file; scopes required; no two
  * tokens may share a secret.  CONF_NO_KEY also skips reading secret files:
  * such tokens then match nothing.
  *
@@ -57,6 +61,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "keys.h"
+#include "loginmap.h"
 #include "mailid.h"
 #include "msys.h"
 
@@ -86,7 +92,10 @@ struct conf {
     char          *key_file;
     unsigned char *key;             /* key_len >= CONF_KEY_MIN bytes */
     size_t         key_len;
-    struct mailid_key mac_key;      /* key prepared for tags; valid when key != NULL */
+    unsigned char  key_mailid[KEYS_LEN];  /* derived from key: mail-id tags */
+    unsigned char  key_sync[KEYS_LEN];    /* derived from key: sync signatures */
+    struct mailid_key mac_key;      /* key_mailid prepared for tags; valid when key != NULL */
+    char          *recipient_delimiter;   /* Postfix's recipient_delimiter ("" = none) */
     int            tracking;        /* org-wide switch (design §9); default yes */
     int            record_subject;
     long long      retention;       /* seconds */
@@ -103,6 +112,9 @@ struct conf {
     char *milter_user;              /* drop privileges to this user ("" = stay) */
     char *milter_pid_file;          /* "" = none */
     int   milter_timeout;           /* seconds libmilter waits on the MTA (7210) */
+    int   milter_sender_login_check;  /* SMTP AUTH login must match MAIL FROM */
+    char *milter_sender_login_maps;   /* "" = none */
+    loginmap_t *sender_login_map;     /* loaded from it; NULL = none */
 
     /* [tracker] */
     char     *tracker_listen;       /* "127.0.0.1:8026" or "[::1]:8026" */

@@ -56,6 +56,9 @@ const struct conf_key conf_keys[] = {
       "the system's shared secret, >= 32 bytes, mode 600 (head -c 32 /dev/urandom)" },
     { "system", "trusted_networks", CT_CIDRS, "127.0.0.0/8 ::1/128", 0, 0, NULL, C(msys),
       "MAIL FROM is believed without SMTP AUTH from these networks (list the other servers)" },
+    { "system", "peer_networks", CT_CIDRS, "", 0, 0, NULL, C(msys),
+      "the other servers of the system: only mail from these keeps its X-Mail-Id "
+      "(empty: the IP hosts of the other [server] tracker URLs)" },
     { "system", "tracking", CT_BOOL, "yes", 0, 1, NULL, C(tracking),
       "org-wide switch: no = nothing is tagged or recorded" },
     { "system", "record_subject", CT_BOOL, "no", 0, 1, NULL, C(record_subject),
@@ -64,6 +67,8 @@ const struct conf_key conf_keys[] = {
       "entries older than this are purged by the tracker" },
     { "system", "opt_out", CT_ADDRS, "", 0, 0, NULL, C(opt_out),
       "addresses whose reads are never recorded" },
+    { "system", "recipient_delimiter", CT_STRING, "+", 0, 0, NULL, C(recipient_delimiter),
+      "Postfix's recipient_delimiter: bob+news@ is bob@ for reads and logins (empty: none)" },
     { "system", "header_mail_id", CT_HEADER, "X-Mail-Id", 0, 0, NULL, C(header_mail_id),
       "name of the mail id header" },
     { "system", "header_sender", CT_HEADER, "X-Sender", 0, 0, NULL, C(header_sender),
@@ -83,6 +88,12 @@ const struct conf_key conf_keys[] = {
      * for as long as its SMTP timeouts allow (Postfix smtpd_timeout 300s). */
     { "milter", "timeout", CT_DURATION, "7210s", 1, DAY, NULL, C(milter_timeout),
       "how long libmilter waits on the MTA; keep above the MTA's SMTP timeouts" },
+    { "milter", "sender_login_check", CT_BOOL, "yes", 0, 1, NULL, C(milter_sender_login_check),
+      "an SMTP AUTH login may send only as its own address or as sender_login_maps allows; "
+      "else the mail passes untagged" },
+    { "milter", "sender_login_maps", CT_STRING, "", 0, 0, NULL, C(milter_sender_login_maps),
+      "file in Postfix smtpd_sender_login_maps source format: SENDER LOGIN[, LOGIN...] "
+      "(empty: none)" },
 
     { "tracker", "listen", CT_LISTEN, "127.0.0.1:8026", 0, 0, NULL, C(tracker_listen),
       "HTTP address and port (IPv6 as [::1]:8026)" },
@@ -148,9 +159,9 @@ const struct conf_key conf_keys[] = {
       "URL of this server's tracker, for forwarding reads between servers" },
     { "token", "secret", CT_SECRET, "change-me-to-a-long-random-string", 0, 0, NULL,
       T(secret), "the bearer token, >= 16 visible characters (or use secret_file)" },
-    { "token", "secret_file", CT_STRING, "/etc/mailstate/webmail.token", 1, 0, NULL,
+    { "token", "secret_file", CT_STRING, "/etc/mailstate/dovecot.token", 1, 0, NULL,
       T(secret_file), "a file holding the token, mode 600 (or use secret)" },
-    { "token", "scopes", CT_SCOPES, "notify query", 0, 0, NULL, T(scopes),
+    { "token", "scopes", CT_SCOPES, "notify", 0, 0, NULL, T(scopes),
       "notify (POST /v1/reads), query (GET /v1/mails), admin" },
     { NULL, NULL, 0, NULL, 0, 0, NULL, 0, 0, NULL },
 };
@@ -453,7 +464,10 @@ int conf_set_list(struct conf_loader *ld, const struct conf_key *k, void *base,
 
     if (k->type == CT_CIDRS && !ld->continuing) {
         cidr_list_t *fresh = cidr_list_new();
-        msys_set_trusted(ld->c->msys, fresh);
+        if (strcmp(k->name, "peer_networks") == 0)
+            msys_set_peers(ld->c->msys, fresh);
+        else
+            msys_set_trusted(ld->c->msys, fresh);
         ld->trusted = fresh;
     }
     if (k->type == CT_ADDRS && !ld->continuing) {

@@ -44,7 +44,7 @@ struct conf_key {
 extern const struct conf_key conf_keys[];
 extern const size_t conf_n_keys;
 
-#define CONF_N_KEYS_MAX 64
+#define CONF_N_KEYS_MAX 128
 
 struct conf_dom_raw {
     char *text;
@@ -75,6 +75,7 @@ struct conf_loader {
     struct conf *c;
     const char  *name;            /* file name for messages */
     unsigned     flags;
+    int          file_mode;       /* permission bits of the file (0: a string) */
 
     /* input */
     FILE        *fp;
@@ -93,7 +94,7 @@ struct conf_loader {
 
     int          seen[CONF_N_KEYS_MAX];
     int          fixed_line[8];
-    cidr_list_t *trusted;         /* owned by c->msys */
+    cidr_list_t *trusted;         /* the CIDR list being filled (owned by c->msys) */
 
     struct conf_srv_raw **srv;    /* pointers: sec_record must stay valid */
     size_t                n_srv;

@@ -33,6 +33,8 @@ struct msys {
     size_t              n_domains;
     long                this_server;   /* index, -1 if unset */
     cidr_list_t        *trusted;
+    cidr_list_t        *peers;         /* set, or derived by msys_derive_peers */
+    int                 peers_set;
 };
 
 msys_t *msys_new(void)
@@ -55,6 +57,7 @@ msys_t *msys_free(msys_t *ms)
     free(ms->servers);
     free(ms->domains);
     cidr_list_free(ms->trusted);
+    cidr_list_free(ms->peers);
     free(ms);
     return NULL;
 }
@@ -250,6 +253,68 @@ int msys_client_trusted(const msys_t *ms, const char *client_addr)
     if (client_addr == NULL || ms->trusted == NULL)
         return 0;
     return cidr_match_str(ms->trusted, client_addr);
+}
+
+void msys_set_peers(msys_t *ms, cidr_list_t *list)
+{
+    cidr_list_free(ms->peers);
+    ms->peers = list;
+    ms->peers_set = list != NULL;
+}
+
+/*
+ * The host of an http(s) URL when it is an IP literal ("10.0.0.2",
+ * "[fd00::2]"), copied into buf; 0 if it is a name or the URL is odd.
+ */
+static int url_ip_host(const char *url, char *buf, size_t len)
+{
+    const char *p = strstr(url, "://"), *end;
+    size_t n;
+    char err[64];
+    cidr_list_t *probe;
+    int ok;
+
+    if (p == NULL)
+        return 0;
+    p += 3;
+    if (*p == '[') {
+        end = strchr(++p, ']');
+    } else {
+        end = p + strcspn(p, ":/?#");
+    }
+    if (end == NULL || end == p || (n = (size_t)(end - p)) >= len)
+        return 0;
+    memcpy(buf, p, n);
+    buf[n] = '\0';
+    /* cidr_list_add is the one parser of addresses: a name fails it. */
+    probe = cidr_list_new();
+    ok = strchr(buf, '/') == NULL && cidr_list_add(probe, buf, err, sizeof(err)) == 0;
+    cidr_list_free(probe);
+    return ok;
+}
+
+void msys_derive_peers(msys_t *ms)
+{
+    char host[64], err[64];
+
+    /* An empty list (the default) means "derive", like no list at all. */
+    if (ms->peers_set && cidr_list_count(ms->peers) > 0)
+        return;
+    cidr_list_free(ms->peers);
+    ms->peers = cidr_list_new();
+    for (size_t i = 0; i < ms->n_servers; i++) {
+        if ((long)i == ms->this_server || ms->servers[i].tracker == NULL)
+            continue;
+        if (url_ip_host(ms->servers[i].tracker, host, sizeof(host)))
+            (void)cidr_list_add(ms->peers, host, err, sizeof(err));
+    }
+}
+
+int msys_client_peer(const msys_t *ms, const char *client_addr)
+{
+    if (client_addr == NULL || ms->peers == NULL)
+        return 0;
+    return cidr_match_str(ms->peers, client_addr);
 }
 
 int msys_sender_in_system(const msys_t *ms, const char *sender_key,

@@ -21,6 +21,13 @@
  * Judging a sender: in the system only if its domain is hosted by some server
  * of the system AND (the client authenticated OR the client address is in
  * the trusted networks).  The null sender is never in the system.
+ *
+ * Peers (design §11, issue 14): an X-Mail-Id is kept only from a client in
+ * the peer networks - the other servers of the system relaying mail.  When
+ * no peer list was set, it is derived: the IP-literal hosts of the other
+ * servers' tracker URLs (a host name is not resolved: a config must not
+ * depend on DNS; list such peers explicitly).  Trusted networks (local
+ * submission, webmail) are not peers: they may not hand in a copied id.
  */
 #include <stddef.h>
 
@@ -45,6 +52,11 @@ int msys_add_domain(msys_t *ms, const char *server, const char *domain,
 int msys_set_this_server(msys_t *ms, const char *name, char *err, size_t errlen);
 /* Takes ownership of list (freed by msys_free). */
 void msys_set_trusted(msys_t *ms, cidr_list_t *list);
+/* Takes ownership of list; NULL = derive from the servers (see above). */
+void msys_set_peers(msys_t *ms, cidr_list_t *list);
+/* When no list was set: derive it.  Call once the servers and this_server
+ * are in (conf does, at the end of a load). */
+void msys_derive_peers(msys_t *ms);
 
 const char *msys_this_server(const msys_t *ms);
 size_t msys_server_count(const msys_t *ms);
@@ -64,6 +76,8 @@ enum msys_where msys_judge_recipient(const msys_t *ms, const char *addr_key,
 
 /* client_addr may be NULL (unknown: not trusted). */
 int msys_client_trusted(const msys_t *ms, const char *client_addr);
+/* 1 if client_addr is a peer server of the system (may relay kept ids). */
+int msys_client_peer(const msys_t *ms, const char *client_addr);
 int msys_sender_in_system(const msys_t *ms, const char *sender_key,
                           int authenticated, const char *client_addr);
 

@@ -37,6 +37,7 @@ void store_rcpt_clear(struct store_rcpt *r)
         return;
     free(r->address);
     free(r->server);
+    free(r->original_recipient);
     memset(r, 0, sizeof(*r));
 }
 

@@ -18,6 +18,9 @@
  *   parked    same as outbox         -> items a peer refused for good
  *   meta      "schema" (ASCII decimal), "outbox_seq" (u64 LE, global),
  *             "settle" (see map size)
+ *   replay    MAC (1..64 bytes)      -> expires (u64 LE, Unix s): the sync
+ *                                       receiver's replay memory, kept
+ *                                       across restarts
  * Ids sort by time (mailid.h), so every index is a time-ordered range scan.
  * Record encoding: store_rec.h (version byte, little-endian, length-prefixed).
  * Limits: addresses 1..320 bytes, peer names 1..255, queue id / Message-ID /
@@ -107,7 +110,7 @@
 
 /* 2: mail records carry the SMTP AUTH login; by_login and by_msgid indexes
  * (a version 1 database gets by_msgid built at open). */
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 
 enum store_err {
     STORE_OK        = 0,
@@ -158,6 +161,10 @@ struct store_rcpt {
     uint32_t  read_count;
     uint64_t  updated_ms;      /* last change of this entry */
     char      via[16];         /* "api", "imap", "sync", ... ("" = none) */
+    /* Lists, aliases (design §11): a member's entry names the recorded
+     * entry it came through; that entry is then marked expanded. */
+    char     *original_recipient;  /* addr key of the list/alias entry, NULL = none */
+    int       expanded;            /* this entry's mail went to member entries */
 };
 
 /* One mail with all its recipients (result of get/list). */
@@ -241,6 +248,53 @@ int store_mark_deleted_unread(store_t *st, const char *id, const char *rcpt,
 int store_merge(store_t *st, const char *id, const struct store_rcpt *remote,
                 struct store_rcpt *after);
 
+/*
+ * An event reported by the recipient's server for a final recipient
+ * (design §11: lists, aliases, +addresses), matched in one transaction:
+ *   1. an entry for rcpt itself                          -> STORE_MATCH_SAME
+ *   2. an entry E hosted by this_server whose address without its
+ *      recipient-delimiter extension (delims) is rcpt    -> STORE_MATCH_EXTENSION
+ *      (bob+news@ recorded, bob@ reads: the same person, E is updated)
+ *   3. original (the address the envelope named) or original without its
+ *      extension is an entry E hosted by this_server, E != rcpt: a member
+ *      entry for rcpt is created (server this_server, status sent,
+ *      original_recipient = E) and E marked expanded       -> STORE_MATCH_MEMBER
+ * then the event is applied to the matched entry (read, received or
+ * deleted_unread, as the store_mark_* functions do) and, with forward_to,
+ * queued for that peer.  *matched (optional) says which rule matched.
+ * STORE_ENOTFOUND: no such mail; STORE_ENORCPT: nothing matched (nothing
+ * changed); never an entry for a mail or an original recipient that was
+ * not recorded, or one hosted by another server.
+ */
+enum store_event { STORE_EV_READ = 0, STORE_EV_RECEIVED = 1, STORE_EV_DELETED_UNREAD = 2 };
+enum store_match { STORE_MATCH_NONE = 0, STORE_MATCH_SAME, STORE_MATCH_EXTENSION,
+                   STORE_MATCH_MEMBER };
+
+struct store_event_in {
+    const char *id;
+    const char *rcpt;            /* final recipient, addr key */
+    const char *original;        /* address the envelope named, NULL = unknown */
+    const char *delims;          /* recipient_delimiter ("" or NULL = none) */
+    const char *this_server;     /* server name entries must be hosted by */
+    int         event;           /* enum store_event */
+    uint64_t    when_ms;         /* 0 = now */
+    const char *via;
+    const char *forward_to;      /* peer to queue the entry for, or NULL */
+};
+
+int store_record_event(store_t *st, const struct store_event_in *ev,
+                       struct store_rcpt *after, int *matched);
+
+/*
+ * A peer's member entry (design §11, §7): like store_merge, but when
+ * remote->address was not recorded here and remote->original_recipient was
+ * recorded for this mail as hosted by peer, the member entry is created
+ * first (server peer, original_recipient as given) and the original marked
+ * expanded.  Anything else is STORE_ENORCPT (nothing changed).
+ */
+int store_merge_member(store_t *st, const char *id, const struct store_rcpt *remote,
+                       const char *peer, struct store_rcpt *after);
+
 int store_get_mail(store_t *st, const char *id, struct store_mail_rec **out);
 struct store_mail_rec *store_mail_rec_free(struct store_mail_rec *rec);
 
@@ -279,6 +333,20 @@ int store_outbox_stats(store_t *st, const char *peer, size_t *depth,
                        uint64_t *oldest_ms, size_t *parked);
 
 int store_stats(store_t *st, struct store_stats *out);
+
+/*
+ * The sync receiver's replay memory (design §7, §11): a signature accepted
+ * once must be refused until it expires, also after a restart.
+ * store_replay_add() records mac (1..64 bytes) until expires_s, durably
+ * (STORE_OK only once on disk).  store_replay_load() calls fn for every
+ * entry still live at now_s (expires_s >= now_s), then deletes the expired
+ * ones in one write.
+ */
+int store_replay_add(store_t *st, const unsigned char *mac, size_t len, uint64_t expires_s);
+int store_replay_load(store_t *st, uint64_t now_s,
+                      void (*fn)(void *arg, const unsigned char *mac, size_t len,
+                                 uint64_t expires_s),
+                      void *arg);
 
 const char *store_status_name(int status);      /* "sent", "read", ... */
 int store_status_parse(const char *name);        /* -1 if unknown */

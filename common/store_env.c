@@ -40,6 +40,7 @@ static int solo_run(store_t *st, struct wop *w);
 static const char *const db_names[STORE_DB_COUNT] = {
     "mails", "rcpts", "by_sender", "by_rcpt", "outbox", "parked", "meta",
     "by_login", "by_msgid",
+    "replay",
 };
 
 uint64_t store_now_ms(void)

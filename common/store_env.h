@@ -48,6 +48,7 @@ enum store_db {
     STORE_DB_META,
     STORE_DB_BY_LOGIN,      /* schema 2 */
     STORE_DB_BY_MSGID,      /* schema 2 */
+    STORE_DB_REPLAY,
     STORE_DB_COUNT
 };
 

@@ -221,7 +221,7 @@ int store_rec_mail_decode(const void *data, size_t len, const char *id,
 void store_rec_rcpt_encode(struct store_rec_buf *b, const struct store_rcpt *rc)
 {
     b->len = 0;
-    put_u8(b, STORE_REC_VERSION);
+    put_u8(b, STORE_REC_RCPT_VERSION);
     put_u8(b, (unsigned)rc->status);
     put_u64(b, rc->first_read_ms);
     put_u64(b, rc->last_read_ms);
@@ -229,6 +229,8 @@ void store_rec_rcpt_encode(struct store_rec_buf *b, const struct store_rcpt *rc)
     put_u64(b, rc->updated_ms);
     put_str(b, rc->server ? rc->server : "");
     put_str(b, rc->via);
+    put_str(b, rc->original_recipient);
+    put_u8(b, rc->expanded ? 1u : 0u);
 }
 
 int store_rec_rcpt_decode(const void *data, size_t len, const char *address,
@@ -237,7 +239,8 @@ int store_rec_rcpt_decode(const void *data, size_t len, const char *address,
     struct rd r;
 
     memset(out, 0, sizeof(*out));
-    if (rd_begin(&r, data, len) < 0)
+    int version = rd_version(&r, data, len);
+    if (version != 1 && version != STORE_REC_RCPT_VERSION)
         return -1;
     out->status = (int)get_u8(&r);
     out->first_read_ms = get_u64(&r);
@@ -246,9 +249,18 @@ int store_rec_rcpt_decode(const void *data, size_t len, const char *address,
     out->updated_ms = get_u64(&r);
     out->server = get_str(&r);
     get_str_fixed(&r, out->via, sizeof(out->via));
+    if (version >= 2) {
+        unsigned exp;
+        out->original_recipient = get_str(&r);
+        exp = get_u8(&r);
+        out->expanded = exp == 1;
+        if (exp > 1)
+            r.bad = 1;
+    }
     if (rd_end(&r) < 0 || out->server == NULL || out->status < STORE_SENT ||
         out->status > STORE_READ) {
         out->server = xfree(out->server);
+        out->original_recipient = xfree(out->original_recipient);
         return -1;
     }
     out->address = xstrndup(address, address_len);
@@ -260,6 +272,8 @@ void store_rec_rcpt_copy(struct store_rcpt *dst, const struct store_rcpt *src)
     *dst = *src;
     dst->address = src->address ? xstrdup(src->address) : NULL;
     dst->server = src->server ? xstrdup(src->server) : NULL;
+    dst->original_recipient = src->original_recipient ? xstrdup(src->original_recipient)
+                                                      : NULL;
 }
 
 /* ---- outbox item ---- */
@@ -319,6 +333,15 @@ void store_rec_apply_read(struct store_rcpt *r, uint64_t when_ms, const char *vi
             r->read_count++;
     }
     store_rec_set_via(r, via);
+}
+
+int store_rec_apply_received(struct store_rcpt *r, const char *via)
+{
+    if (r->status >= STORE_RECEIVED)
+        return 0;
+    r->status = STORE_RECEIVED;
+    store_rec_set_via(r, via);
+    return 1;
 }
 
 int store_rec_apply_deleted(struct store_rcpt *r, const char *via)

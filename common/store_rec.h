@@ -14,7 +14,10 @@
  *          (version STORE_REC_MAIL_VERSION = 2 appends login; a version 1
  *          mail record decodes with login = NULL)
  *   rcpt   v u8 status, u64 first_read, u64 last_read, u32 read_count,
- *            u64 updated_ms, str server, str via        (address = key)
+ *            u64 updated_ms, str server, str via
+ *            [, str original_recipient, u8 expanded]    (address = key)
+ *          (version STORE_REC_RCPT_VERSION = 2 appends the list/alias
+ *          fields; a version 1 entry decodes with NULL and 0)
  *   outbox v u64 queued_ms, ID(26), rcpt_key            (rest of the value)
  *
  * Decoders return 0, or -1 for a truncated/overlong record or an unknown
@@ -29,6 +32,7 @@
 
 #define STORE_REC_VERSION 1
 #define STORE_REC_MAIL_VERSION 2
+#define STORE_REC_RCPT_VERSION 2
 
 struct store_rec_buf {
     unsigned char *p;
@@ -63,6 +67,8 @@ void store_rec_set_via(struct store_rcpt *r, const char *via);
  * count 1; a later one sets first = min, last = max, count + 1.
  */
 void store_rec_apply_read(struct store_rcpt *r, uint64_t when_ms, const char *via);
+/* Delivered: status at least received; 1 if it changed the entry. */
+int  store_rec_apply_received(struct store_rcpt *r, const char *via);
 /* Expunged while unseen: 1 if it changed the entry (never after a read). */
 int  store_rec_apply_deleted(struct store_rcpt *r, const char *via);
 /*

@@ -254,7 +254,7 @@ int cmd_show(struct ctl *c, int argc, char **argv)
     if (c->json) {
         struct jw w;
         jw_init(&w, 1024);
-        render_mail(&w, c->conf, rec);
+        render_mail(&w, rec);
         print_jw(&w);
     } else {
         print_mail_human(rec);
@@ -353,7 +353,7 @@ int cmd_list(struct ctl *c, int argc, char **argv)
             if (c->json) {
                 struct jw w;
                 jw_init(&w, 1024);
-                render_mail(&w, c->conf, &l.mails[i]);
+                render_mail(&w, &l.mails[i]);
                 print_jw(&w);
             } else {
                 print_row(&l.mails[i]);
@@ -371,7 +371,7 @@ int cmd_list(struct ctl *c, int argc, char **argv)
 /* One JSON line: the address as sender (the whole mail, it is theirs) or
  * as recipient (the mail's envelope facts and only their own entry: the
  * other recipients' entries are other people's data). */
-static void export_line(struct ctl *c, const struct store_mail_rec *rec, const char *as_rcpt)
+static void export_line(const struct store_mail_rec *rec, const char *as_rcpt)
 {
     struct jw w;
     char t[40];
@@ -382,7 +382,7 @@ static void export_line(struct ctl *c, const struct store_mail_rec *rec, const c
         jw_key(&w, "role");
         jw_str(&w, "sender");
         jw_key(&w, "mail");
-        render_mail(&w, c->conf, rec);
+        render_mail(&w, rec);
         jw_obj_close(&w);
         print_jw(&w);
         return;
@@ -414,7 +414,7 @@ static void export_line(struct ctl *c, const struct store_mail_rec *rec, const c
     print_jw(&w);
 }
 
-static int export_role(struct ctl *c, store_t *st, const char *key, int as_rcpt, size_t *n)
+static int export_role(store_t *st, const char *key, int as_rcpt, size_t *n)
 {
     struct store_query q = { .status = -1, .limit = 1000 };
     char cursor[MAILID_ID_LEN + 1] = "";
@@ -430,7 +430,7 @@ static int export_role(struct ctl *c, store_t *st, const char *key, int as_rcpt,
         if ((rc = store_list(st, &q, &l)) != STORE_OK)
             return rc;
         for (size_t i = 0; i < l.n_mails; i++)
-            export_line(c, &l.mails[i], as_rcpt ? key : NULL);
+            export_line(&l.mails[i], as_rcpt ? key : NULL);
         *n += l.n_mails;
         memcpy(cursor, l.next_cursor, sizeof cursor);
         store_list_clear(&l);
@@ -451,8 +451,8 @@ int cmd_export(struct ctl *c, int argc, char **argv)
         return CTL_EXIT_USAGE;
     if ((st = ctl_store(c)) == NULL)
         return CTL_EXIT_ERROR;
-    if ((rc = export_role(c, st, key, 0, &n)) != STORE_OK ||
-        (rc = export_role(c, st, key, 1, &n)) != STORE_OK)
+    if ((rc = export_role(st, key, 0, &n)) != STORE_OK ||
+        (rc = export_role(st, key, 1, &n)) != STORE_OK)
         return ctl_store_exit(rc, "export");
     if (fflush(stdout) != 0) {
         ctl_err("export: cannot write the output");

@@ -386,6 +386,17 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
             goto clear;
     }
 
+    /* Forged headers that cannot be removed would pass as genuine: that is
+     * the milter's trouble (on_error), never a silent pass. */
+    if (!trouble && out.n_del_mailid + out.n_del_sender > 0 &&
+        (mc->actions & SMFIF_CHGHDRS) == 0) {
+        ret = cb_trouble(mc, "cannot remove incoming tracking headers",
+                         "the MTA did not grant SMFIF_CHGHDRS");
+        trouble = 1;
+        if (ret != SMFIS_CONTINUE)
+            goto clear;
+    }
+
     /* The records are durable before the reply (and before the headers go in). */
     if (!trouble && out.n_rcpts > 0) {
         rc = cb_store_put(&out);
@@ -398,8 +409,8 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
         }
     }
 
-    /* Forged or unverifiable ids go in every case. */
-    if (out.n_del_mailid + out.n_del_sender > 0) {
+    /* Forged or unverifiable ids go in every case (where the MTA lets us). */
+    if (out.n_del_mailid + out.n_del_sender > 0 && (mc->actions & SMFIF_CHGHDRS) != 0) {
         int failed = cb_delete(ctx, c->header_mail_id, out.del_mailid, out.n_del_mailid) +
                      cb_delete(ctx, c->header_sender, out.del_sender, out.n_del_sender);
         if (failed)
@@ -417,8 +428,8 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
         else
             log_info("%s", out.reason);
     } else if (!trouble) {
-        if (out.action == DECIDE_KEEP)
-            log_info("%s", out.reason);
+        if (out.action == DECIDE_KEEP || out.notice)
+            log_info("%s%s", out.notice ? "not tagged: " : "", out.reason);
         else
             log_debug("not tagged: %s", out.reason);
     }

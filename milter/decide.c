@@ -64,7 +64,7 @@ static void decide_find_kept(const struct decide_in *in, size_t *mi, size_t *si,
     size_t n_id = in->n_mailid_hdrs, n_s = in->n_sender_hdrs;
 
     *mi = *si = 0;
-    if (!msys_client_trusted(c->msys, in->client_addr))
+    if (!msys_client_peer(c->msys, in->client_addr))
         return;
     /* Bounded: every pair is a MAC check, and the MTA waits for the reply. */
     if (n_id > DECIDE_KEEP_TRY)
@@ -211,7 +211,7 @@ int decide(const struct decide_in *in, struct decide_out *out)
         if (out->n_rcpts > 0)
             decide_fill_mail(in, out, id, xsender.key, mailid_time_ms(id));
         snprintf(out->reason, sizeof(out->reason),
-                 "kept id %s from trusted peer, %zu local recipient(s)", id, out->n_rcpts);
+                 "kept id %s from peer, %zu local recipient(s)", id, out->n_rcpts);
         return 0;
     }
 
@@ -234,6 +234,14 @@ int decide(const struct decide_in *in, struct decide_out *out)
         snprintf(out->reason, sizeof(out->reason), "sender %s not in the system (%s)",
                  sender.key, msys_domain_server(c->msys, sender.domain) == NULL
                      ? "domain outside" : "not authenticated, untrusted client");
+        return 0;
+    }
+    if (c->milter_sender_login_check && in->authenticated &&
+        !loginmap_allows(c->sender_login_map, sender.key, in->auth_login, c->recipient_delimiter)) {
+        snprintf(out->reason, sizeof(out->reason),
+                 "SMTP AUTH login %.64s may not send as %.200s (sender_login_check; "
+                 "see sender_login_maps)", in->auth_login ? in->auth_login : "(unknown)", sender.key);
+        out->notice = 1;
         return 0;
     }
     decide_recipients(in, 0, out, &n_bad);

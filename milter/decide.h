@@ -8,8 +8,9 @@
  *
  * Rules, in order:
  *  1. Incoming X-Mail-Id / X-Sender (names from the config, any case):
- *     when the client is in trusted_networks (a peer server of the system
- *     relaying mail), the first X-Mail-Id whose MAC verifies against an
+ *     when the client is a peer (peer_networks: another server of the
+ *     system relaying mail; trusted_networks is not enough, since local
+ *     submission and webmail could hand in a copied id), the first X-Mail-Id whose MAC verifies against an
  *     X-Sender occurrence (its address in normal form) is KEPT together with
  *     that X-Sender; only the first DECIDE_KEEP_TRY occurrences of each are
  *     tried (a relay carries one of each; a flood of them must not cost the
@@ -21,7 +22,10 @@
  *     recipients it hosts itself (MSYS_LOCAL) under that id, with the sender
  *     from X-Sender and the time from the id.
  *  3. Otherwise, if tracking is on, the sender is in the system (its domain
- *     is hosted and the client authenticated or is trusted) and at least one
+ *     is hosted and the client authenticated or is trusted), an
+ *     authenticated login may send as that sender (sender_login_check:
+ *     loginmap_allows; a trusted client that also authenticated is held
+ *     to its login too), and at least one
  *     envelope recipient is in the system: TAG - insert X-Mail-Id (a new id
  *     and its MAC) and X-Sender (the sender in normal form), both or
  *     neither, and record every in-system recipient (local and other
@@ -93,7 +97,9 @@ struct decide_out {
     struct store_mail  mail;
     struct store_rcpt *rcpts;
     size_t             n_rcpts;
-    char    reason[400];               /* one log line's worth: why, in words */
+    char    reason[512];               /* one log line's worth: why, in words */
+    int     notice;                    /* NONE that the admin should see at info
+                                          (a login not allowed for its sender) */
 };
 
 int decide(const struct decide_in *in, struct decide_out *out);

@@ -41,6 +41,7 @@
 #include "callbacks.h"
 #include "conf.h"
 #include "log.h"
+#include "pidfile.h"
 #include "mailid.h"
 #include "paths.h"
 #include "xmem.h"
@@ -104,24 +105,6 @@ static const char *unix_path(const char *spec)
     if (spec[0] == '/')
         return spec;
     return NULL;
-}
-
-static int write_pid_file(const char *path)
-{
-    FILE *fp;
-
-    if (path == NULL || path[0] == '\0')
-        return 0;
-    if ((fp = fopen(path, "w")) == NULL) {
-        log_error_errno("cannot write PID file %s", path);
-        return -1;
-    }
-    fprintf(fp, "%ld\n", (long)getpid());
-    if (fclose(fp) != 0) {
-        log_error_errno("cannot write PID file %s", path);
-        return -1;
-    }
-    return 0;
 }
 
 static int drop_privileges(const char *user, const char *sock_path)
@@ -318,7 +301,7 @@ int main(int argc, char **argv)
         log_fatal("cannot open milter socket %s", conf->milter_socket);
     if (sock_path && chmod(sock_path, (mode_t)conf->milter_socket_mode) != 0)
         log_error_errno("chmod %s", sock_path);
-    if (write_pid_file(conf->milter_pid_file) != 0 ||
+    if (pidfile_write(conf->milter_pid_file) != 0 ||
         drop_privileges(conf->milter_user, sock_path) != 0)
         log_fatal("startup failed");
 

@@ -116,7 +116,7 @@ static void api_store_error(struct api_resp *resp, int rc)
 /* ---- POST /v1/reads ------------------------------------------------------ */
 
 static const char *const api_read_fields[] = {
-    "mail_id", "sender", "recipient", "via", "event", "time", NULL
+    "mail_id", "sender", "recipient", "via", "event", "time", "original_recipient", NULL
 };
 
 /*
@@ -183,15 +183,37 @@ struct api_read {
     char        id[MAILID_ID_LEN + 1];
     char        value[MAILID_VALUE_LEN + 1];   /* canonical ID.TAG */
     char        via[sizeof ((struct store_rcpt *)0)->via];  /* copied: the JSON is freed */
-    int         deleted;                       /* event deleted_unread */
+    int         event;                         /* enum store_event */
     uint64_t    when_ms;
+    struct addr orig;                          /* original_recipient ... */
+    int         has_orig;                      /* ... if given */
 };
+
+static const char *api_event_name(int event)
+{
+    return event == STORE_EV_DELETED_UNREAD ? "deleted_unread"
+           : event == STORE_EV_RECEIVED ? "received" : "read";
+}
+
+/*
+ * An event no entry matched: said at info and counted, never dropped
+ * silently (design §11).  Addresses here are in normal form (no control
+ * bytes): safe to log.
+ */
+static void api_unmatched(const struct api_read *rd, enum metrics_unmatched why,
+                          const char *reason)
+{
+    metrics_unmatched(why);
+    log_info("mail %s: %s for %s%s%s%s not recorded: %s", rd->id, api_event_name(rd->event),
+             rd->rcpt.key, rd->has_orig ? " (original recipient " : "",
+             rd->has_orig ? rd->orig.key : "", rd->has_orig ? ")" : "", reason);
+}
 
 /* Checks everything in the body of a read notification; 0 or -1 (resp set). */
 static int api_read_parse(const struct api_ctx *ctx, const struct api_req *req,
                           json_t *root, struct api_read *rd, struct api_resp *resp)
 {
-    const char *mail_id, *sender, *rcpt, *via, *event, *when;
+    const char *mail_id, *sender, *rcpt, *via, *event, *when, *orig;
     const char *key;
     json_t *val;
     char tag[MAILID_TAG_LEN + 1];
@@ -215,16 +237,27 @@ static int api_read_parse(const struct api_ctx *ctx, const struct api_req *req,
         api_str_field(root, "recipient", 1, &rcpt, resp) ||
         api_str_field(root, "via", 0, &via, resp) ||
         api_str_field(root, "event", 0, &event, resp) ||
-        api_str_field(root, "time", 0, &when, resp))
+        api_str_field(root, "time", 0, &when, resp) ||
+        api_str_field(root, "original_recipient", 0, &orig, resp))
         return -1;
 
     if (api_parse_addr("sender", sender, &rd->sender, resp) ||
         api_parse_addr("recipient", rcpt, &rd->rcpt, resp))
         return -1;
+    rd->has_orig = 0;
+    if (orig != NULL) {
+        if (api_parse_addr("original_recipient", orig, &rd->orig, resp))
+            return -1;
+        rd->has_orig = 1;
+    }
 
     rc = mailid_verify_k(&ctx->conf->mac_key, mail_id, strlen(mail_id), rd->sender.key,
                          rd->id);
     if (rc == MAILID_EMAC) {
+        /* The id's syntax was checked before its MAC: safe to log. */
+        metrics_unmatched(METRICS_UM_BAD_MAC);
+        log_info("mail %.26s: event for %s not recorded: the mail id's MAC does not match "
+                 "sender %s (forged or copied id)", mail_id, rd->rcpt.key, rd->sender.key);
         api_error(resp, 403, "bad_mac", "mail_id was not issued for this sender");
         return -1;
     }
@@ -244,11 +277,14 @@ static int api_read_parse(const struct api_ctx *ctx, const struct api_req *req,
     }
     memcpy(rd->via, via, strlen(via) + 1);
     if (event == NULL || strcmp(event, "read") == 0) {
-        rd->deleted = 0;
+        rd->event = STORE_EV_READ;
+    } else if (strcmp(event, "received") == 0) {
+        rd->event = STORE_EV_RECEIVED;
     } else if (strcmp(event, "deleted_unread") == 0) {
-        rd->deleted = 1;
+        rd->event = STORE_EV_DELETED_UNREAD;
     } else {
-        api_error(resp, 400, "bad_field", "event must be \"read\" or \"deleted_unread\"");
+        api_error(resp, 400, "bad_field",
+                  "event must be \"read\", \"received\" or \"deleted_unread\"");
         return -1;
     }
     rd->when_ms = req->now_ms;
@@ -288,6 +324,26 @@ static void api_reads(const struct api_ctx *ctx, const struct api_req *req,
     if (rc != 0)
         return;
 
+    /* Only the recipient's own server may say the recipient read it: a
+     * read for someone another server hosts could never be lowered by
+     * that server's real state (design §11). */
+    {
+        const char *where_server = NULL;
+        if (msys_judge_recipient(conf->msys, rd.rcpt.key, &where_server) != MSYS_LOCAL) {
+            api_unmatched(&rd, METRICS_UM_NOT_LOCAL, "recipient not hosted by this server");
+            api_error(resp, 422, "not_local",
+                      "recipient %s is not hosted by this server (%s)", rd.rcpt.key,
+                      where_server ? where_server : "outside the system");
+            return;
+        }
+    }
+    /* Nobody reads a mail before it existed (the id carries its time; the
+     * slack covers clock skew between the servers). */
+    if (rd.when_ms + API_FUTURE_SLACK_MS < mailid_time_ms(rd.id)) {
+        api_error(resp, 400, "bad_time", "time is before the mail was sent");
+        return;
+    }
+
     if (!conf->tracking || conf_is_opt_out(conf, rd.rcpt.key)) {
         int off = !conf->tracking;
         metrics_ignored(off ? METRICS_TRACKING_OFF : METRICS_OPT_OUT);
@@ -303,17 +359,22 @@ static void api_reads(const struct api_ctx *ctx, const struct api_req *req,
         forward_to = home;
 
     memset(&after, 0, sizeof after);
-    if (rd.deleted)
-        rc = store_mark_deleted_unread(ctx->store, rd.id, rd.rcpt.key, rd.when_ms,
-                                       rd.via, forward_to, &after);
-    else
-        rc = store_mark_read(ctx->store, rd.id, rd.rcpt.key, rd.when_ms, rd.via,
-                             forward_to, &after);
+    struct store_event_in ev = {
+        .id = rd.id, .rcpt = rd.rcpt.key, .original = rd.has_orig ? rd.orig.key : NULL,
+        .delims = conf->recipient_delimiter, .this_server = msys_this_server(conf->msys),
+        .event = rd.event, .when_ms = rd.when_ms, .via = rd.via, .forward_to = forward_to,
+    };
+    int matched = STORE_MATCH_NONE;
+    rc = store_record_event(ctx->store, &ev, &after, &matched);
     if (rc == STORE_ENOTFOUND) {
+        api_unmatched(&rd, METRICS_UM_UNKNOWN_MAIL, "mail not in this server's log");
         api_error(resp, 404, "mail_not_found", "mail %s is not in this server's log", rd.id);
         return;
     }
     if (rc == STORE_ENORCPT) {
+        api_unmatched(&rd, METRICS_UM_UNKNOWN_RECIPIENT, rd.has_orig
+                      ? "neither it nor its original recipient was recorded for this mail"
+                      : "no entry for it (nor for it with an extension) in this mail");
         api_error(resp, 404, "recipient_not_found",
                   "mail %s has no entry for this recipient on this server", rd.id);
         return;
@@ -323,7 +384,13 @@ static void api_reads(const struct api_ctx *ctx, const struct api_req *req,
         api_store_error(resp, rc);
         return;
     }
-    metrics_recorded(rd.deleted ? METRICS_DELETED_UNREAD : METRICS_READ);
+    if (matched == STORE_MATCH_MEMBER) {
+        metrics_member_created();
+        log_info("mail %s: %s is a member of %s: entry created", rd.id, rd.rcpt.key,
+                 after.original_recipient ? after.original_recipient : "?");
+    }
+    metrics_recorded(rd.event == STORE_EV_DELETED_UNREAD ? METRICS_DELETED_UNREAD
+                     : rd.event == STORE_EV_RECEIVED ? METRICS_RECEIVED : METRICS_READ);
     if (forward_to != NULL)
         peer_kick(forward_to);          /* wake the forwarder for that peer */
     struct jw w;
@@ -334,7 +401,7 @@ static void api_reads(const struct api_ctx *ctx, const struct api_req *req,
     jw_key(&w, "mail_id");
     jw_str(&w, rd.value);
     jw_key(&w, "event");
-    jw_str(&w, rd.deleted ? "deleted_unread" : "read");
+    jw_str(&w, api_event_name(rd.event));
     jw_key(&w, "recipient");
     render_rcpt(&w, &after);
     jw_obj_close(&w);
@@ -391,7 +458,7 @@ static void api_mail(const struct api_ctx *ctx, const struct api_req *req,
     }
     struct jw w;
     jw_init(&w, 512 + 256 * rec->n_rcpts);
-    render_mail(&w, ctx->conf, rec);
+    render_mail(&w, rec);
     store_mail_rec_free(rec);
     api_jw(resp, 200, &w);
 }
@@ -501,7 +568,7 @@ static void api_mails(const struct api_ctx *ctx, const struct api_req *req,
     jw_key(&w, "mails");
     jw_arr_open(&w);
     for (size_t i = 0; i < list.n_mails; i++)
-        render_mail(&w, ctx->conf, &list.mails[i]);
+        render_mail(&w, &list.mails[i]);
     jw_arr_close(&w);
     jw_key(&w, "next_cursor");
     jw_str(&w, list.next_cursor[0] != '\0' ? list.next_cursor : NULL);

@@ -160,7 +160,7 @@ static enum fwd_outcome fwd_post(struct fwd_peer *p, CURL *curl,
     pthread_mutex_unlock(&p->f->lock);
     me = msys_this_server(c->msys);
     snprintf(ts, sizeof(ts), "%lld", (long long)time(NULL));
-    sync_sign(c->key, c->key_len, "POST", SYNC_PATH, ts, me, body, strlen(body), sig);
+    sync_sign(c->key_sync, sizeof(c->key_sync), "POST", SYNC_PATH, ts, me, body, strlen(body), sig);
     h_server = xasprintf("%s: %s", SYNC_HDR_SERVER, me);
     h_ts = xasprintf("%s: %s", SYNC_HDR_TIMESTAMP, ts);
     h_sig = xasprintf("%s: %s", SYNC_HDR_SIGNATURE, sig);

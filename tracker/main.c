@@ -34,6 +34,7 @@
 #include "http.h"
 #include "log.h"
 #include "me.h"
+#include "pidfile.h"
 #include "mailid.h"
 #include "paths.h"
 #include "peer.h"
@@ -51,25 +52,6 @@ static void main_usage(FILE *fp)
                 "  -f       stay in the foreground, log to stderr\n"
                 "  -n       check the configuration and exit\n"
                 "  -V       print the version and exit\n", MAILSTATE_CONF_PATH);
-}
-
-static int main_write_pid(const char *path)
-{
-    FILE *fp;
-
-    if (path == NULL || *path == '\0')
-        return 0;
-    fp = fopen(path, "w");
-    if (fp == NULL) {
-        log_error_errno("cannot write PID file %s", path);
-        return -1;
-    }
-    fprintf(fp, "%ld\n", (long)getpid());
-    if (fclose(fp) != 0) {
-        log_error_errno("cannot write PID file %s", path);
-        return -1;
-    }
-    return 0;
 }
 
 static int main_drop_privileges(const char *user)
@@ -231,7 +213,7 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    if (main_write_pid(conf->tracker_pid_file) != 0 ||
+    if (pidfile_write(conf->tracker_pid_file) != 0 ||
         main_drop_privileges(conf->tracker_user) != 0) {
         status = 1;
         goto out;

@@ -278,54 +278,6 @@ static void me_time(struct jw *w, const char *key, uint64_t ms)
     jw_strn(w, buf, RENDER_TIME_LEN);
 }
 
-/* MAIL of CONTRACTS.md: bare id, recipients, summary. */
-static void me_render_mail(struct jw *w, const struct store_mail_rec *rec)
-{
-    const struct store_mail *m = &rec->mail;
-    unsigned cnt[4] = { 0 };
-
-    jw_obj_open(w);
-    jw_key(w, "mail_id");
-    jw_strn(w, m->id, MAILID_ID_LEN);
-    jw_key(w, "sender");
-    jw_str(w, m->sender);
-    me_time(w, "created", m->created_ms);
-    if (m->queue_id) {
-        jw_key(w, "queue_id");
-        jw_str(w, m->queue_id);
-    }
-    if (m->message_id) {
-        jw_key(w, "message_id");
-        jw_str(w, m->message_id);
-    }
-    if (m->subject) {
-        jw_key(w, "subject");
-        jw_str(w, m->subject);
-    }
-    jw_key(w, "recipients");
-    jw_arr_open(w);
-    for (size_t i = 0; i < rec->n_rcpts; i++) {
-        render_rcpt(w, &rec->rcpts[i]);
-        if (rec->rcpts[i].status >= STORE_SENT && rec->rcpts[i].status <= STORE_READ)
-            cnt[rec->rcpts[i].status]++;
-    }
-    jw_arr_close(w);
-    jw_key(w, "summary");
-    jw_obj_open(w);
-    jw_key(w, "total");
-    jw_int(w, (long long)rec->n_rcpts);
-    jw_key(w, "read");
-    jw_int(w, cnt[STORE_READ]);
-    jw_key(w, "received");
-    jw_int(w, cnt[STORE_RECEIVED]);
-    jw_key(w, "sent");
-    jw_int(w, cnt[STORE_SENT]);
-    jw_key(w, "deleted_unread");
-    jw_int(w, cnt[STORE_DELETED_UNREAD]);
-    jw_obj_close(w);
-    jw_obj_close(w);
-}
-
 static void me_jw(struct api_resp *resp, struct jw *w)
 {
     free(resp->body);
@@ -468,7 +420,7 @@ static void me_sent(const struct api_ctx *ctx, const struct api_req *req,
     jw_key(&w, "mails");
     jw_arr_open(&w);
     for (size_t i = 0; i < l.n_mails; i++)
-        me_render_mail(&w, &l.mails[i]);
+        render_mail(&w, &l.mails[i]);
     jw_arr_close(&w);
     jw_key(&w, "next_cursor");
     jw_str(&w, l.next_cursor);
@@ -514,7 +466,7 @@ static void me_sent_one(const struct api_ctx *ctx, const struct api_req *req,
     }
     struct jw w;
     jw_init(&w, 1024);
-    me_render_mail(&w, rec);
+    render_mail(&w, rec);
     store_mail_rec_free(rec);
     me_jw(resp, &w);
 }

@@ -26,7 +26,9 @@ static _Atomic uint64_t metrics_req[ROUTE_COUNT][METRICS_CODES];
 static _Atomic uint64_t metrics_bucket[METRICS_NBUCKETS + 1];
 static _Atomic uint64_t metrics_sum_us;
 static _Atomic uint64_t metrics_count;
-static _Atomic uint64_t metrics_rec[2];
+static _Atomic uint64_t metrics_rec[METRICS_EVENTS];
+static _Atomic uint64_t metrics_um[METRICS_UM_COUNT];
+static _Atomic uint64_t metrics_members;
 static _Atomic uint64_t metrics_ign[2];
 static _Atomic uint64_t metrics_store_err;
 static _Atomic long long metrics_flight;
@@ -50,7 +52,19 @@ void metrics_request(int route, unsigned code, uint64_t usec)
 
 void metrics_recorded(enum metrics_event ev)
 {
-    atomic_fetch_add_explicit(&metrics_rec[ev & 1], 1, memory_order_relaxed);
+    if ((unsigned)ev < METRICS_EVENTS)
+        atomic_fetch_add_explicit(&metrics_rec[ev], 1, memory_order_relaxed);
+}
+
+void metrics_unmatched(enum metrics_unmatched why)
+{
+    if ((unsigned)why < METRICS_UM_COUNT)
+        atomic_fetch_add_explicit(&metrics_um[why], 1, memory_order_relaxed);
+}
+
+void metrics_member_created(void)
+{
+    atomic_fetch_add_explicit(&metrics_members, 1, memory_order_relaxed);
 }
 
 void metrics_ignored(enum metrics_ignored why)
@@ -111,9 +125,23 @@ char *metrics_render(store_t *st, size_t *len)
     fprintf(fp, "# HELP mailstate_reads_recorded_total Read notifications written to the mail log.\n"
             "# TYPE mailstate_reads_recorded_total counter\n"
             "mailstate_reads_recorded_total{event=\"read\"} %llu\n"
+            "mailstate_reads_recorded_total{event=\"received\"} %llu\n"
             "mailstate_reads_recorded_total{event=\"deleted_unread\"} %llu\n",
             (unsigned long long)metrics_load(&metrics_rec[METRICS_READ]),
+            (unsigned long long)metrics_load(&metrics_rec[METRICS_RECEIVED]),
             (unsigned long long)metrics_load(&metrics_rec[METRICS_DELETED_UNREAD]));
+    fprintf(fp, "# HELP mailstate_events_unmatched_total Events refused: no entry matched.\n"
+            "# TYPE mailstate_events_unmatched_total counter\n");
+    static const char *const um_names[METRICS_UM_COUNT] = {
+        "unknown_mail", "unknown_recipient", "not_local", "bad_mac" };
+    for (int i = 0; i < METRICS_UM_COUNT; i++)
+        fprintf(fp, "mailstate_events_unmatched_total{reason=\"%s\"} %llu\n", um_names[i],
+                (unsigned long long)metrics_load(&metrics_um[i]));
+    fprintf(fp, "# HELP mailstate_member_entries_created_total List or alias members given "
+            "their own entry.\n"
+            "# TYPE mailstate_member_entries_created_total counter\n"
+            "mailstate_member_entries_created_total %llu\n",
+            (unsigned long long)metrics_load(&metrics_members));
     fprintf(fp, "# HELP mailstate_reads_ignored_total Read notifications acknowledged, not recorded.\n"
             "# TYPE mailstate_reads_ignored_total counter\n"
             "mailstate_reads_ignored_total{reason=\"opt_out\"} %llu\n"

@@ -156,11 +156,11 @@ static void render_set_time(struct jw *w, const char *key, uint64_t ms)
     jw_strn(w, buf, RENDER_TIME_LEN);
 }
 
-void render_rcpt(struct jw *w, const struct store_rcpt *r)
+/* The fields of one entry, inside an open object. */
+static void render_rcpt_fields(struct jw *w, const struct store_rcpt *r)
 {
     const char *status = store_status_name(r->status);
 
-    jw_obj_open(w);
     jw_key(w, "address");
     jw_str(w, r->address ? r->address : "");
     if (r->server != NULL) {
@@ -181,22 +181,58 @@ void render_rcpt(struct jw *w, const struct store_rcpt *r)
     }
     if (r->updated_ms != 0)
         render_set_time(w, "updated", r->updated_ms);
+    if (r->original_recipient != NULL) {
+        jw_key(w, "original_recipient");
+        jw_str(w, r->original_recipient);
+    }
+}
+
+void render_rcpt(struct jw *w, const struct store_rcpt *r)
+{
+    jw_obj_open(w);
+    render_rcpt_fields(w, r);
     jw_obj_close(w);
 }
 
-void render_mail(struct jw *w, const struct conf *conf, const struct store_mail_rec *rec)
+/*
+ * A list or alias entry: "expanded" and how its members stand, counted
+ * over the mail's entries that name it as their original recipient.
+ */
+static void render_members(struct jw *w, const struct store_mail_rec *rec,
+                           const struct store_rcpt *list)
+{
+    unsigned long long by[STORE_READ + 1] = { 0 }, total = 0;
+
+    for (size_t i = 0; i < rec->n_rcpts; i++) {
+        const struct store_rcpt *m = &rec->rcpts[i];
+        if (m->original_recipient == NULL || strcmp(m->original_recipient, list->address) != 0 ||
+            m->status < STORE_SENT || m->status > STORE_READ)
+            continue;
+        by[m->status]++;
+        total++;
+    }
+    jw_key(w, "expanded");
+    jw_bool(w, 1);
+    jw_key(w, "members");
+    jw_obj_open(w);
+    jw_key(w, "total");
+    jw_int(w, (long long)total);
+    /* the order of CONTRACTS.md's summary: read, received, sent, deleted_unread */
+    static const int order[] = { STORE_READ, STORE_RECEIVED, STORE_SENT, STORE_DELETED_UNREAD };
+    for (size_t k = 0; k < sizeof(order) / sizeof(order[0]); k++) {
+        jw_key(w, store_status_name(order[k]));
+        jw_int(w, (long long)by[order[k]]);
+    }
+    jw_obj_close(w);
+}
+
+void render_mail(struct jw *w, const struct store_mail_rec *rec)
 {
     const struct store_mail *m = &rec->mail;
-    char tag[MAILID_TAG_LEN + 1];
-    char value[MAILID_VALUE_LEN + 1];
 
-    mailid_tag_k(&conf->mac_key, m->id, m->sender ? m->sender : "", tag);
-    memcpy(value, m->id, MAILID_ID_LEN);
-    value[MAILID_ID_LEN] = '.';
-    memcpy(value + MAILID_ID_LEN + 1, tag, MAILID_TAG_LEN + 1);
     jw_obj_open(w);
     jw_key(w, "mail_id");
-    jw_strn(w, value, MAILID_VALUE_LEN);
+    jw_strn(w, m->id, MAILID_ID_LEN);
     jw_key(w, "sender");
     jw_str(w, m->sender ? m->sender : "");
     render_set_time(w, "created", m->created_ms);
@@ -216,8 +252,31 @@ void render_mail(struct jw *w, const struct conf *conf, const struct store_mail_
     jw_int(w, m->n_rcpt);
     jw_key(w, "recipients");
     jw_arr_open(w);
-    for (size_t i = 0; i < rec->n_rcpts; i++)
-        render_rcpt(w, &rec->rcpts[i]);
+    unsigned long long by[STORE_READ + 1] = { 0 }, persons = 0;
+    for (size_t i = 0; i < rec->n_rcpts; i++) {
+        const struct store_rcpt *r = &rec->rcpts[i];
+        jw_obj_open(w);
+        render_rcpt_fields(w, r);
+        if (r->expanded)
+            render_members(w, rec, r);
+        jw_obj_close(w);
+        /* the summary counts people: a list's entry stands for its members */
+        if (!r->expanded && r->status >= STORE_SENT && r->status <= STORE_READ) {
+            by[r->status]++;
+            persons++;
+        }
+    }
     jw_arr_close(w);
+    jw_key(w, "summary");
+    jw_obj_open(w);
+    jw_key(w, "total");
+    jw_int(w, (long long)persons);
+    /* the order of CONTRACTS.md's summary: read, received, sent, deleted_unread */
+    static const int order[] = { STORE_READ, STORE_RECEIVED, STORE_SENT, STORE_DELETED_UNREAD };
+    for (size_t k = 0; k < sizeof(order) / sizeof(order[0]); k++) {
+        jw_key(w, store_status_name(order[k]));
+        jw_int(w, (long long)by[order[k]]);
+    }
+    jw_obj_close(w);
     jw_obj_close(w);
 }

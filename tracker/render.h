@@ -11,8 +11,10 @@
  * before 1970).  Leap seconds (":60") are refused.
  *
  * render_rcpt() and render_mail() write a JSON object to w (jw.h).  A recipient carries first_read/last_read/read_count only
- * once it has been read, via when known.  The mail's "mail_id" is ID.TAG,
- * the tag computed with the system key, so it equals the X-Mail-Id header.
+ * once it has been read, via when known.  The mail's "mail_id" is the bare
+ * ID, never ID.TAG: a tag is what a read notification must show, so an
+ * answer that handed tags out would let a token with query and notify read
+ * the log and then mark anything read (design §11).
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -27,6 +29,6 @@ void render_time(uint64_t ms, char buf[RENDER_TIME_LEN + 1]);
 int render_parse_time(const char *s, uint64_t *ms);
 
 void render_rcpt(struct jw *w, const struct store_rcpt *r);
-void render_mail(struct jw *w, const struct conf *conf, const struct store_mail_rec *rec);
+void render_mail(struct jw *w, const struct store_mail_rec *rec);
 
 #endif

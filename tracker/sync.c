@@ -22,6 +22,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "addr.h"
 #include "log.h"
@@ -158,6 +159,7 @@ void sync_batch_clear(struct sync_batch *b)
     for (size_t i = 0; i < b->n; i++) {
         b->entries[i].sender = xfree(b->entries[i].sender);
         b->entries[i].rcpt.address = xfree(b->entries[i].rcpt.address);
+        b->entries[i].rcpt.original_recipient = xfree(b->entries[i].rcpt.original_recipient);
     }
     b->entries = xfree(b->entries);
     b->n = 0;
@@ -192,17 +194,19 @@ static int sync_parse_entry(json_t *obj, size_t idx, struct sync_entry *e,
                             char *err, size_t errlen)
 {
     json_error_t jerr;
-    const char *id, *sender, *rcpt, *status, *via;
-    size_t id_len, sender_len, rcpt_len, status_len, via_len;
+    const char *id, *sender, *rcpt, *status, *via, *orig = NULL;
+    size_t id_len, sender_len, rcpt_len, status_len, via_len, orig_len = 0;
     json_int_t first, last, count;
     int st;
 
+    /* original_recipient (design §11): a member of a list or alias entry. */
     if (json_unpack_ex(obj, &jerr, JSON_STRICT,
-                       "{s:s%, s:s%, s:s%, s:s%, s:I, s:I, s:I, s:s%}",
+                       "{s:s%, s:s%, s:s%, s:s%, s:I, s:I, s:I, s:s%, s?s%}",
                        "mail_id", &id, &id_len, "sender", &sender, &sender_len,
                        "recipient", &rcpt, &rcpt_len, "status", &status, &status_len,
                        "first_read", &first, "last_read", &last,
-                       "read_count", &count, "via", &via, &via_len) != 0) {
+                       "read_count", &count, "via", &via, &via_len,
+                       "original_recipient", &orig, &orig_len) != 0) {
         sync_seterr(err, errlen, "entry %zu: %s", idx, jerr.text);
         return -1;
     }
@@ -238,6 +242,10 @@ static int sync_parse_entry(json_t *obj, size_t idx, struct sync_entry *e,
     }
     if (sync_addr(rcpt, rcpt_len, &e->rcpt.address) != 0) {
         sync_seterr(err, errlen, "entry %zu: recipient is not an address", idx);
+        return -1;
+    }
+    if (orig != NULL && sync_addr(orig, orig_len, &e->rcpt.original_recipient) != 0) {
+        sync_seterr(err, errlen, "entry %zu: original_recipient is not an address", idx);
         return -1;
     }
     e->rcpt.status = st;
@@ -307,6 +315,10 @@ char *sync_encode(const struct store_outbox_item *items, size_t n)
                               "last_read", (json_int_t)it->rcpt.last_read_ms,
                               "read_count", (json_int_t)it->rcpt.read_count,
                               "via", it->rcpt.via);
+        if (e != NULL && it->rcpt.original_recipient != NULL &&
+            json_object_set_new(e, "original_recipient",
+                                json_string(it->rcpt.original_recipient)) != 0)
+            e = NULL;
         if (e == NULL || json_array_append_new(arr, e) != 0)
             log_panic("sync: cannot encode outbox item %" PRIu64, it->seq);
     }
@@ -333,6 +345,9 @@ struct sync_receiver {
     struct sync_slot *slots;    /* n_buckets * SYNC_BUCKET_SLOTS */
 };
 
+static void sync_replay_loaded(void *arg, const unsigned char *mac, size_t len,
+                               uint64_t expires_s);
+
 sync_receiver_t *sync_receiver_new(struct conf *conf, store_t *st,
                                    size_t replay_slots)
 {
@@ -346,6 +361,14 @@ sync_receiver_t *sync_receiver_new(struct conf *conf, store_t *st,
     r->n_buckets = (replay_slots + SYNC_BUCKET_SLOTS - 1) / SYNC_BUCKET_SLOTS;
     r->slots = xcalloc(r->n_buckets * SYNC_BUCKET_SLOTS, sizeof(*r->slots));
     pthread_mutex_init(&r->lock, NULL);
+    /* The signatures accepted before a restart stay refused (design §11):
+     * a request captured and replayed right after a restart is a replay. */
+    if (st != NULL) {
+        long long now_s = (long long)time(NULL);
+        int rc = store_replay_load(st, (uint64_t)now_s, sync_replay_loaded, r);
+        if (rc != STORE_OK)
+            log_error("sync: cannot load the replay memory: %s", store_strerror(rc));
+    }
     return r;
 }
 
@@ -381,6 +404,23 @@ static struct conf *sync_conf_get(sync_receiver_t *r)
     c = conf_ref(r->conf);
     pthread_mutex_unlock(&r->conf_lock);
     return c;
+}
+
+/* A live signature from the store: into the memory (a full bucket drops
+ * it with a log line; the table is sized for the window's traffic). */
+static int sync_remember(sync_receiver_t *r, const unsigned char *mac,
+                         long long expires, long long now_s);
+
+static void sync_replay_loaded(void *arg, const unsigned char *mac, size_t len,
+                               uint64_t expires_s)
+{
+    sync_receiver_t *r = arg;
+
+    if (len != SYNC_MAC_LEN)
+        return;
+    if (sync_remember(r, mac, (long long)expires_s, (long long)time(NULL)) ==
+        SYNC_EBUSY)
+        log_warn("sync: replay memory full while loading it from the mail log");
 }
 
 /* Remember mac until expires; SYNC_EREPLAY if live already, SYNC_EBUSY if full. */
@@ -429,7 +469,7 @@ static int sync_check_c(sync_receiver_t *r, const struct conf *c, const char *me
         return SYNC_EHEADER;
     if (sig_hex == NULL || sync_sig_decode(sig_hex, mac) != 0)
         return SYNC_ESIG;
-    rc = sync_verify(c->key, c->key_len, method, path, timestamp, server, body,
+    rc = sync_verify(c->key_sync, sizeof(c->key_sync), method, path, timestamp, server, body,
                      body_len, sig_hex);
     if (rc != SYNC_OK)
         return SYNC_ESIG;
@@ -445,7 +485,13 @@ static int sync_check_c(sync_receiver_t *r, const struct conf *c, const char *me
     }
     if (ts < now_s - window || ts > now_s + window)
         return SYNC_ESTALE;
-    return sync_remember(r, mac, ts + window, now_s);
+    rc = sync_remember(r, mac, ts + window, now_s);
+    /* Durable before the batch is applied, so no restart forgets it; if
+     * it cannot be written the peer retries (with a fresh signature). */
+    if (rc == SYNC_OK && r->st != NULL &&
+        store_replay_add(r->st, mac, SYNC_MAC_LEN, (uint64_t)(ts + window)) != STORE_OK)
+        return SYNC_ESTORE;
+    return rc;
 }
 
 int sync_check(sync_receiver_t *r, const char *method, const char *path,
@@ -520,7 +566,9 @@ static int sync_apply_one(sync_receiver_t *r, const struct conf *c, const char *
     rec = store_mail_rec_free(rec);
     if (*why != SYNC_R_COUNT)
         return SYNC_OK;
-    rc = store_merge(r->st, e->id, &e->rcpt, NULL);
+    /* A member entry (list or alias) is created only when its original
+     * recipient was recorded here as hosted by this very peer. */
+    rc = store_merge_member(r->st, e->id, &e->rcpt, peer, NULL);
     if (rc == STORE_ENORCPT) {
         *why = SYNC_R_UNKNOWN_RECIPIENT;
     } else if (rc == STORE_ENOTFOUND) {

@@ -18,6 +18,7 @@ t_check "data.mdb written" test -s "$T/bk/data.mdb"
 t_check "compacted: smaller than the original" \
     test "$(stat -c %s "$T/bk/data.mdb")" -lt "$(stat -c %s "$T/store/data.mdb")"
 sed "s|^path = .*|path = $T/bk|" "$T/ms.conf" > "$T/bk.conf"
+chmod 600 "$T/bk.conf"   # it holds inline token secrets
 "$CTL_BIN" -c "$T/bk.conf" list --json --limit 1000000 > "$T/bk.list" || t_fail "list the copy"
 t_check "the copy holds the same 20 mails" test "$ORIG" = "$(cat "$T/bk.list")"
 t_check "20 lines" test "$(wc -l < "$T/bk.list")" = 20

@@ -85,6 +85,7 @@ path = $d/db
 secret = $TOKEN
 scopes = notify query
 EOF
+    chmod 600 "$d/mailstate.conf"   # an inline secret needs a private file
 }
 
 # ---- daemons (two of each kind, so not the single-instance helpers) ----
@@ -148,6 +149,11 @@ pf_start() {      # NAME
         milter_default_action=accept milter_protocol=6 smtpd_peername_lookup=no \
         biff=no relay_domains= delay_warning_time=0 \
         queue_run_delay=1s minimal_backoff_time=1s maximal_backoff_time=2s
+    # mx2 hosts the list team@c.example: carol here, dave on mx1 (section 5)
+    if [ "$n" = mx2 ]; then
+        printf 'team@c.example carol@c.example, dave@a.example\n' > "$d/virtual"
+        postconf -c "$d" -e "virtual_alias_maps=texthash:$d/virtual"
+    fi
     sed -i '/^smtp      inet/d' "$d/master.cf"
     echo "${IP[$n]}:${SMTP[$n]} inet n - n - - smtpd" >> "$d/master.cf"
     postconf -c "$d" -F '*/*/chroot = n'
@@ -212,7 +218,10 @@ metric_eq() { [ "$(metric "$1" "$2")" = "$3" ]; }
 sign() {          # KEYFILE TS SERVER BODY: the X-Mailstate-Signature of a sync
     /usr/bin/python3 -c '
 import hashlib, hmac, sys
-key = open(sys.argv[1], "rb").read()
+# The signing key is derived from the system key (common/keys.h: HKDF-SHA256).
+raw = open(sys.argv[1], "rb").read()
+prk = hmac.new(b"mailstate system key v1", raw, hashlib.sha256).digest()
+key = hmac.new(prk, b"mailstate sync signature\x01", hashlib.sha256).digest()
 msg = ("POST\n/v1/sync\n%s\n%s\n" % (sys.argv[2], sys.argv[3])).encode() + sys.argv[4].encode()
 print(hmac.new(key, msg, hashlib.sha256).hexdigest())' "$@"
 }
@@ -405,5 +414,57 @@ for r in bad_signature stale_timestamp replay unknown_peer unknown_recipient; do
     metric_ge mx1 "mailstate_sync_refused_total{reason=\"$r\"}" 1 &&
         t_ok "mx1 counts refused syncs: $r" || t_fail "mx1 metric for $r missing"
 done
+
+# ---- 5. a list with members on two servers (issue 11) ----
+# alice (mx1) writes to team@c.example, a list on mx2 (virtual_alias_maps:
+# carol@c.example here, dave@a.example back on mx1).  mx1 records team@ for
+# mx2; mx2 keeps the id and records team@; Postfix expands after the milter,
+# so carol's delivery reports received with the list as original recipient
+# (what the Dovecot plugin sends from LMTP), her read follows; mx2 makes her
+# a member entry and forwards it; mx1 takes it because it recorded team@ for
+# mx2.  dave's copy comes back to mx1 from the peer and is recorded there.
+swaks --silent 2 --server "127.0.0.1:$SMTP1" -f alice@a.example -t team@c.example \
+    --h-Subject "list" >> "$T/swaks.log" 2>&1 || fatal "swaks: list mail not accepted"
+t_wait delivered mx2 carol 1 || fatal "carol@c.example: list mail not delivered"
+t_wait delivered mx1 dave 3 || fatal "dave@a.example: list mail not delivered back at mx1"
+F5=$(find "$T/mx2/mail/carol/new" -type f | head -1)
+MID5=$(header "$F5" X-Mail-Id)
+ID5=${MID5%%.*}
+[ -n "$ID5" ] && t_ok "the list mail reached carol tagged" || fatal "carol's copy untagged"
+is_status mx1 "$ID5" team@c.example sent && t_ok "mx1 recorded the list team@c.example (mx2)" ||
+    t_fail "mx1: $(api mx1 GET "/v1/mails/$ID5")"
+is_status mx2 "$ID5" team@c.example sent && t_ok "mx2 recorded the list under the kept id" ||
+    t_fail "mx2: $(api mx2 GET "/v1/mails/$ID5")"
+is_status mx1 "$ID5" dave@a.example sent && t_ok "dave's copy from the peer recorded at mx1" ||
+    t_fail "mx1 dave: $(api mx1 GET "/v1/mails/$ID5")"
+code=$(api mx2 POST /v1/reads "{\"mail_id\":\"$MID5\",\"recipient\":\"carol@c.example\",\"sender\":\"alice@a.example\",\"event\":\"received\",\"via\":\"lmtp\",\"original_recipient\":\"team@c.example\"}" >/dev/null; cat "$T/code")
+[ "$code" = 200 ] && t_ok "mx2: received for carol through the list" || t_fail "received at mx2: $code $(cat "$T/api.out")"
+[ "$(read_at mx2 "$MID5" carol@c.example)" = 200 ] && t_ok "mx2: carol read it" ||
+    t_fail "read at mx2: $(cat "$T/api.out")"
+[ "$(read_at mx1 "$MID5" dave@a.example)" = 200 ] && t_ok "mx1: dave read it" ||
+    t_fail "read at mx1: $(cat "$T/api.out")"
+if t_wait is_status mx1 "$ID5" carol@c.example read; then
+    t_ok "carol's member entry reached mx1 with her read"
+else
+    t_fail "carol never reached mx1: $(api mx1 GET "/v1/mails/$ID5")"
+fi
+api mx1 GET "/v1/mails/$ID5" | jq -e '
+    ([.recipients[] | select(.address == "carol@c.example")][0]
+        | .server == "mx2" and .original_recipient == "team@c.example")
+    and ([.recipients[] | select(.address == "team@c.example")][0]
+        | .expanded == true and .members.total == 1 and .members.read == 1)
+    and ([.recipients[] | select(.address == "dave@a.example")][0] | .status == "read")' >/dev/null &&
+    t_ok "mx1 shows carol (via team@) and dave read, the list expanded" ||
+    t_fail "mx1's view: $(cat "$T/api.out")"
+# attack: mx2 signs a member entry under an original mx1 never recorded for
+# that mail; mx1 refuses it and adds nobody.
+TS3=$(( $(date +%s) + 2 ))
+FORGEDM="{\"entries\":[{\"mail_id\":\"$ID5\",\"sender\":\"alice@a.example\",\"recipient\":\"mallory@c.example\",\"status\":\"read\",\"first_read\":1,\"last_read\":1,\"read_count\":1,\"via\":\"imap\",\"original_recipient\":\"board@c.example\"}]}"
+code=$(post_sync "$TS3" mx2 "$(sign "$KEY" "$TS3" mx2 "$FORGEDM")" "$FORGEDM")
+[ "$code" = 200 ] && [ "$(jq -r .refused "$T/sync.out")" = 1 ] &&
+    t_ok "a member entry under an unrecorded original refused" ||
+    t_fail "forged member: HTTP $code $(cat "$T/sync.out")"
+[ -z "$(rcpt_field mx1 "$ID5" mallory@c.example status)" ] && t_ok "mallory@c.example not added" ||
+    t_fail "mallory@c.example appeared at mx1"
 
 t_summary

@@ -109,17 +109,37 @@ sc_mixed() {
     t_check "mixed: n_rcpt counts all three" grep -q "n_rcpt=3$" <<<"$s"
 }
 
-# A peer server (trusted) relays carol@c.example's tagged mail to dave here.
+# A peer server (127.0.0.3, peer_networks) relays carol@c.example's tagged
+# mail to dave here.
 sc_peer() {
     local f v
     v=$("$MS_TESTTOOL" mkid "$T/system.key" carol@c.example)
-    mta_send carol@c.example dave@a.example -- --header "Subject: sc-peer" \
+    mta_send carol@c.example dave@a.example -- --local-interface 127.0.0.3 \
+        --header "Subject: sc-peer" \
         --add-header "X-Mail-Id: $v" --add-header "X-Sender: carol@c.example" ||
         { t_fail "peer: send"; return; }
     f=$(sc_wait dave sc-peer) || { t_fail "peer: delivered"; return; }
     t_check "peer: the relayed id is kept, not doubled" [ "$(t_header "$f" X-Mail-Id)" = "$v" ]
     t_check "peer: local recipient recorded under it" \
         grep -q "^rcpt dave@a.example mx1 sent$" <<<"$(sc_show "$v")"
+}
+
+# Attack (issue 14 item 5): a trusted client that is not a peer (webmail,
+# local submission on 127.0.0.1) hands in a genuine id copied from carol's
+# mail.  The copy is removed, the mail tagged afresh, and nothing is
+# recorded under carol's id.
+sc_copied() {
+    local f v
+    v=$("$MS_TESTTOOL" mkid "$T/system.key" carol@c.example)
+    mta_send alice@a.example bob@a.example -- --header "Subject: sc-copied" \
+        --add-header "X-Mail-Id: $v" --add-header "X-Sender: carol@c.example" ||
+        { t_fail "copied: send"; return; }
+    f=$(sc_wait bob sc-copied) || { t_fail "copied: delivered"; return; }
+    t_check "copied: one X-Mail-Id, a new one" \
+        [ "$(sc_count "$f" X-Mail-Id)" = 1 -a "$(t_header "$f" X-Mail-Id)" != "$v" ]
+    t_check "copied: X-Sender is the real sender" [ "$(t_header "$f" X-Sender)" = alice@a.example ]
+    t_check "copied: nothing recorded under the copied id" \
+        eval "! grep -q '^rcpt bob@a.example' <<<\"\$(sc_show \"\$v\")\""
 }
 
 # SMTP AUTH from an untrusted address: the MTA hands {auth_authen} to the
@@ -173,7 +193,8 @@ sc_milter_down() {
 scenarios_run() {
     local port
     SC_STORE=$T/store
-    milter_conf "$T/milter.conf" "unix:$T/milter.sock" "$SC_STORE"
+    MILTER_SYSTEM_EXTRA="peer_networks = 127.0.0.3/32" \
+        milter_conf "$T/milter.conf" "unix:$T/milter.sock" "$SC_STORE"
     milter_start "$T/milter.conf" || { t_fail "milter start"; t_summary; return 1; }
     port=$(t_port)
     mta_start "$T/mta" "$port" "unix:$T/milter.sock" || { t_fail "MTA start"; t_summary; return 1; }
@@ -183,6 +204,7 @@ scenarios_run() {
     sc_forged
     sc_mixed
     sc_peer
+    sc_copied
     sc_auth
     sc_submit
     sc_milter_down

@@ -9,7 +9,7 @@ find_program(UNSHARE_BIN unshare)
 if(SWAKS_BIN AND M4_BIN AND UNSHARE_BIN)
   add_test(NAME e2e/sendmail COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/sendmail_e2e.sh)
   set_tests_properties(e2e/sendmail PROPERTIES
-    TIMEOUT 180
+    TIMEOUT 480
     LABELS "e2e;sendmail"
     ENVIRONMENT "MILTER_BIN=$<TARGET_FILE:mailstate-milter>;MS_TESTTOOL=$<TARGET_FILE:ms-testtool>;TRACKER_BIN=$<$<TARGET_EXISTS:mailstate-tracker>:$<TARGET_FILE:mailstate-tracker>>;SENDMAIL_CACHE=${CMAKE_BINARY_DIR}/sendmail-cache;MAILSTATE_SRC_DIR=${PROJECT_SOURCE_DIR}")
 else()

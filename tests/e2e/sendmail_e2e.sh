@@ -114,7 +114,11 @@ EOF
 sm_auth() {
     local f v qid
     SC_STORE=$T/auth-store
-    milter_conf "$T/auth-milter.conf" "unix:$T/auth-milter.sock" "$SC_STORE"
+    # The login ANONYMOUS gives is "anonymous": allowed to send as alice by a
+    # sender_login_maps file (SMTP AUTH must match MAIL FROM, issue 14).
+    printf 'alice@a.example anonymous\n' > "$T/login.map"
+    MILTER_MILTER_EXTRA="sender_login_maps = $T/login.map" \
+        milter_conf "$T/auth-milter.conf" "unix:$T/auth-milter.sock" "$SC_STORE"
     milter_start "$T/auth-milter.conf" || { t_fail "auth: milter start"; return 1; }
     SM_MC_EXTRA="define(\`confAUTH_MECHANISMS', \`ANONYMOUS')dnl"
     mta_start "$T/auth" "$(t_port)" "unix:$T/auth-milter.sock" ||

@@ -27,6 +27,7 @@ milter_conf() {
 this_server      = mx1
 key_file         = $T/system.key
 trusted_networks = 127.0.0.1/32
+${MILTER_SYSTEM_EXTRA:-}
 
 [server mx1]
 domains = a.example b.example
@@ -38,6 +39,7 @@ domains = c.example
 socket   = $sock
 socket_mode = 0666
 on_error = ${MILTER_ON_ERROR:-accept}
+${MILTER_MILTER_EXTRA:-}
 
 [store]
 path = $store
@@ -45,6 +47,7 @@ ${MILTER_STORE_EXTRA:-}
 EOF
         [ -z "${4:-}" ] || printf '%s\n' "$4"
     } > "$file"
+    chmod 600 "$file"   # EXTRA may hold inline token secrets (conf.h)
 }
 
 # The socket in a config file ("unix:/p" or "inet:PORT@HOST").

@@ -66,6 +66,8 @@ secret = $TRACKER_TOKEN_ALL
 scopes = notify query admin
 $extra
 EOF_CONF
+    # inline secrets: the file must be private like a secret file (conf.h)
+    chmod 600 "$file"
 }
 
 tracker_healthy() {

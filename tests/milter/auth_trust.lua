@@ -4,7 +4,7 @@
 dofile(LIB)
 T.run(function()
   local c1 = T.connect("127.0.0.2")
-  T.message(c1, { from = "<alice@a.example>", auth = "alice", rcpts = { "<bob@a.example>" } })
+  T.message(c1, { from = "<alice@a.example>", auth = "alice@a.example", rcpts = { "<bob@a.example>" } })
   T.check(T.tagged(c1), "authenticated submission not tagged")
 
   local c2 = T.connect("127.0.0.1")

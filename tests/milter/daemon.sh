@@ -53,6 +53,26 @@ else
     t_fail "starts over a stale socket file"
 fi
 
+# Attack (issue 14 item 8): the PID file path is a symlink planted to make
+# the root-run daemon truncate another file.  It must refuse to start and
+# leave the target alone; a FIFO there must not hang it either.
+echo "precious" > "$T/target"
+ln -s "$T/target" "$T/evil.pid"
+milter_conf "$T/p.conf" "unix:$T/p.sock"
+sed -i "/^\[milter\]\$/a pid_file = $T/evil.pid" "$T/p.conf"
+if timeout 20 "$MILTER_BIN" -f -c "$T/p.conf" >"$T/p.log" 2>&1; then
+    t_fail "started with a symlinked PID file"
+else
+    t_check "symlinked PID file: refused with a reason" grep -q "symbolic link" "$T/p.log"
+fi
+t_check "symlink target untouched" [ "$(cat "$T/target")" = precious ]
+mkfifo "$T/fifo.pid"
+sed -i "s|pid_file = .*|pid_file = $T/fifo.pid|" "$T/p.conf"
+timeout 20 "$MILTER_BIN" -f -c "$T/p.conf" >"$T/p.log" 2>&1
+rc=$?
+t_check "FIFO as PID file: refused, not hung (rc $rc)" [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ]
+t_check "FIFO as PID file: says why" grep -q "cannot write PID file" "$T/p.log"
+
 # an inet socket (libmilter's spelling, inet:PORT@HOST)
 for form in libmilter; do
     port=$(t_port)

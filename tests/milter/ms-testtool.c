@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "keys.h"
 #include "mailid.h"
 #include "store.h"
 #include "xmem.h"
@@ -47,7 +48,9 @@ static int cmd_mkid(const char *keyfile, const char *sender)
     }
     n = fread(key, 1, sizeof(key), fp);
     fclose(fp);
-    if (mailid_make(key, n, sender, 0, v) != MAILID_OK)
+    unsigned char k[KEYS_LEN];
+    keys_derive(key, n, KEYS_PURPOSE_MAILID, k);
+    if (mailid_make(k, sizeof(k), sender, 0, v) != MAILID_OK)
         return 2;
     printf("%s\n", v);
     return 0;

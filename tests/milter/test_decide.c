@@ -26,6 +26,7 @@
 
 #define TRUSTED   "127.0.0.1"
 #define UNTRUSTED "127.0.0.2"
+#define PEER      "127.0.0.3"     /* peer_networks: another server of the system */
 
 static char tmpdir[512];
 static char keypath[600];
@@ -38,7 +39,8 @@ static struct conf *make_conf(const char *extra_system)
     text = xasprintf("[system]\n"
                      "this_server = mx1\n"
                      "key_file = %s\n"
-                     "trusted_networks = 127.0.0.1/32\n"
+                     "trusted_networks = 127.0.0.1/32 127.0.0.3/32\n"
+                     "peer_networks = 127.0.0.3/32\n"
                      "%s\n"
                      "[server mx1]\n"
                      "domains = a.example b.example b\xc3\xbc" "cher.example\n"
@@ -111,7 +113,7 @@ static int teardown(void **state)
 /* A valid X-Mail-Id value for sender under the test key. */
 static void valid_value(const struct conf *c, const char *sender, char v[MAILID_VALUE_LEN + 1])
 {
-    assert_int_equal(mailid_make(c->key, c->key_len, sender, 0, v), MAILID_OK);
+    assert_int_equal(mailid_make(c->key_mailid, sizeof(c->key_mailid), sender, 0, v), MAILID_OK);
 }
 
 static const struct store_rcpt *find_rcpt(const struct decide_out *o, const char *addr)
@@ -127,7 +129,7 @@ static const struct store_rcpt *find_rcpt(const struct decide_out *o, const char
 struct tag_case {
     const char *name;
     const char *sender;
-    int         auth;
+    const char *login;         /* SMTP AUTH login, NULL = none */
     const char *client;
     const char *rcpts[4];
     int         action;        /* expected */
@@ -136,45 +138,54 @@ struct tag_case {
 
 static const struct tag_case tag_cases[] = {
     /* internal -> internal from a trusted network */
-    { "internal to internal, trusted", "<alice@a.example>", 0, TRUSTED,
+    { "internal to internal, trusted", "<alice@a.example>", NULL, TRUSTED,
       { "<bob@a.example>" }, DECIDE_TAG, 1 },
     /* internal -> external only: nothing to track */
-    { "internal to external only", "<alice@a.example>", 0, TRUSTED,
+    { "internal to external only", "<alice@a.example>", NULL, TRUSTED,
       { "<x@ext.example>", "<y@other.example>" }, DECIDE_NONE, 0 },
     /* external sender -> internal: not ours to track */
-    { "external to internal", "<eve@ext.example>", 0, TRUSTED,
+    { "external to internal", "<eve@ext.example>", NULL, TRUSTED,
       { "<bob@a.example>" }, DECIDE_NONE, 0 },
     /* authenticated submission from an untrusted address is in-system */
-    { "authenticated, untrusted client", "<alice@a.example>", 1, UNTRUSTED,
+    { "authenticated, untrusted client", "<alice@a.example>", "alice@a.example", UNTRUSTED,
       { "<bob@a.example>" }, DECIDE_TAG, 1 },
     /* bad input: internal MAIL FROM from outside, no auth = spoof */
-    { "spoofed internal sender", "<alice@a.example>", 0, UNTRUSTED,
+    { "spoofed internal sender", "<alice@a.example>", NULL, UNTRUSTED,
       { "<bob@a.example>" }, DECIDE_NONE, 0 },
     /* unknown client address is not trusted */
-    { "unknown client address", "<alice@a.example>", 0, NULL,
+    { "unknown client address", "<alice@a.example>", NULL, NULL,
       { "<bob@a.example>" }, DECIDE_NONE, 0 },
     /* mixed: local, other server, external -> one header set, 2 records */
-    { "mixed recipients", "<alice@a.example>", 0, TRUSTED,
+    { "mixed recipients", "<alice@a.example>", NULL, TRUSTED,
       { "<bob@a.example>", "<carol@c.example>", "<x@ext.example>" }, DECIDE_TAG, 2 },
     /* only a recipient on another server of the system */
-    { "internal to other server", "alice@b.example", 1, UNTRUSTED,
+    { "internal to other server", "alice@b.example", "Alice@B.example", UNTRUSTED,
       { "<carol@c.example>" }, DECIDE_TAG, 1 },
     /* bad input: null sender (bounces) is never in the system */
-    { "null sender", "<>", 1, TRUSTED, { "<bob@a.example>" }, DECIDE_NONE, 0 },
+    { "null sender", "<>", "alice@a.example", TRUSTED, { "<bob@a.example>" }, DECIDE_NONE, 0 },
     /* bad input: CR LF in the sender (header injection attempt) */
-    { "sender with CRLF", "<alice@a.example>\r\nBcc: x@ext.example", 1, TRUSTED,
+    { "sender with CRLF", "<alice@a.example>\r\nBcc: x@ext.example", "alice@a.example", TRUSTED,
       { "<bob@a.example>" }, DECIDE_NONE, 0 },
     /* bad input: NUL-free control byte in the sender */
-    { "sender with control byte", "<ali\x01" "ce@a.example>", 1, TRUSTED,
+    { "sender with control byte", "<ali\x01" "ce@a.example>", "alice@a.example", TRUSTED,
       { "<bob@a.example>" }, DECIDE_NONE, 0 },
     /* SMTPUTF8 recipient: UTF-8 local part and UTF-8 domain of mx1 */
-    { "SMTPUTF8 recipient", "<alice@a.example>", 0, TRUSTED,
+    { "SMTPUTF8 recipient", "<alice@a.example>", NULL, TRUSTED,
       { "<j\xc3\xb6rg@b\xc3\xbc" "cher.example>" }, DECIDE_TAG, 1 },
     /* duplicates in two spellings are recorded once */
-    { "duplicate recipients", "<alice@a.example>", 0, TRUSTED,
+    { "duplicate recipients", "<alice@a.example>", NULL, TRUSTED,
       { "<Bob@A.Example>", "bob@a.example" }, DECIDE_TAG, 1 },
+    /* attack: an authenticated mallory claims to be the ceo (issue 14) */
+    { "login does not match MAIL FROM", "<ceo@a.example>", "mallory@a.example", UNTRUSTED,
+      { "<bob@a.example>" }, DECIDE_NONE, 0 },
+    /* attack: the same from a trusted network: the login still binds */
+    { "login mismatch, trusted client", "<ceo@a.example>", "mallory@a.example", TRUSTED,
+      { "<bob@a.example>" }, DECIDE_NONE, 0 },
+    /* a bare login is not an address: without a map it matches nobody */
+    { "bare login without a map", "<alice@a.example>", "alice", UNTRUSTED,
+      { "<bob@a.example>" }, DECIDE_NONE, 0 },
     /* bad input: unparsable recipient counts as external */
-    { "garbage recipient", "<alice@a.example>", 0, TRUSTED,
+    { "garbage recipient", "<alice@a.example>", NULL, TRUSTED,
       { "<not an address>" }, DECIDE_NONE, 0 },
 };
 
@@ -192,7 +203,8 @@ static void test_tag_table(void **state)
             n++;
         in.conf = c;
         in.sender = tc->sender;
-        in.authenticated = tc->auth;
+        in.authenticated = tc->login != NULL;
+        in.auth_login = tc->login;
         in.client_addr = tc->client;
         in.rcpts = tc->rcpts;
         in.n_rcpts = n;
@@ -209,7 +221,7 @@ static void test_tag_table(void **state)
             assert_non_null(out.sender_value);
             assert_string_equal(out.sender_value, a.key);
             assert_true(decide_value_ok(out.mailid_value, DECIDE_VALUE_MAX));
-            assert_int_equal(mailid_verify(c->key, c->key_len, out.mailid_value,
+            assert_int_equal(mailid_verify(c->key_mailid, sizeof(c->key_mailid), out.mailid_value,
                                            strlen(out.mailid_value), a.key, id), MAILID_OK);
             assert_memory_equal(out.mail.id, out.mailid_value, MAILID_ID_LEN);
             assert_string_equal(out.mail.sender, a.key);
@@ -279,6 +291,7 @@ static void test_forged_removed(void **state)
     /* same forgeries on an authenticated internal submission: removed and re-tagged */
     in.sender = "<alice@a.example>";
     in.authenticated = 1;
+    in.auth_login = "alice@a.example";
     assert_int_equal(decide(&in, &out), 0);
     assert_int_equal(out.action, DECIDE_TAG);
     assert_int_equal(out.n_del_mailid, 2);
@@ -294,7 +307,7 @@ static void test_peer_id_kept(void **state)
     const char *rcpts[] = { "<bob@a.example>", "<carol@c.example>", "<dave@b.example>" };
     char v[MAILID_VALUE_LEN + 1];
     const char *ids[1], *senders[] = { "carol@c.example" };
-    struct decide_in in = { .conf = c, .sender = "<carol@c.example>", .client_addr = TRUSTED,
+    struct decide_in in = { .conf = c, .sender = "<carol@c.example>", .client_addr = PEER,
                             .rcpts = rcpts, .n_rcpts = 3,
                             .sender_hdrs = senders, .n_sender_hdrs = 1 };
     struct decide_out out;
@@ -315,6 +328,35 @@ static void test_peer_id_kept(void **state)
     decide_out_clear(&out);
 }
 
+/*
+ * Attack (issue 14 item 5): a trusted client that is not a peer (local
+ * sendmail(1), webmail) submits a genuine id copied from another mail.  It
+ * is removed and the mail tagged afresh: nothing lands under the copy.
+ */
+static void test_copied_id_from_trusted(void **state)
+{
+    const struct conf *c = *state;
+    const char *rcpts[] = { "<bob@a.example>" };
+    char v[MAILID_VALUE_LEN + 1];
+    const char *ids[1], *senders[] = { "carol@c.example" };
+    struct decide_in in = { .conf = c, .sender = "<alice@a.example>", .client_addr = TRUSTED,
+                            .rcpts = rcpts, .n_rcpts = 1,
+                            .sender_hdrs = senders, .n_sender_hdrs = 1 };
+    struct decide_out out;
+
+    valid_value(c, "carol@c.example", v);
+    ids[0] = v;
+    in.mailid_hdrs = ids;
+    in.n_mailid_hdrs = 1;
+    assert_int_equal(decide(&in, &out), 0);
+    assert_int_equal(out.action, DECIDE_TAG);
+    assert_int_equal(out.n_del_mailid, 1);
+    assert_int_equal(out.n_del_sender, 1);
+    assert_memory_not_equal(out.mail.id, v, MAILID_ID_LEN);
+    assert_string_equal(out.mail.sender, "alice@a.example");
+    decide_out_clear(&out);
+}
+
 /* Bad input: a trusted peer relays a kept id plus a forged one: only the forgery goes. */
 static void test_peer_id_extra_forgery(void **state)
 {
@@ -322,7 +364,7 @@ static void test_peer_id_extra_forgery(void **state)
     const char *rcpts[] = { "<bob@a.example>" };
     char v[MAILID_VALUE_LEN + 1], w[MAILID_VALUE_LEN + 1];
     const char *ids[3], *senders[] = { "mallory@a.example", "carol@c.example" };
-    struct decide_in in = { .conf = c, .sender = "<carol@c.example>", .client_addr = TRUSTED,
+    struct decide_in in = { .conf = c, .sender = "<carol@c.example>", .client_addr = PEER,
                             .rcpts = rcpts, .n_rcpts = 1,
                             .sender_hdrs = senders, .n_sender_hdrs = 2 };
     struct decide_out out;
@@ -361,7 +403,7 @@ static void test_header_flood(void **state)
     enum { N = 3000 };
     const char **ids = xcalloc(N, sizeof(*ids)), **senders = xcalloc(N, sizeof(*senders));
     char v[MAILID_VALUE_LEN + 1];
-    struct decide_in in = { .conf = c, .sender = "<alice@a.example>", .client_addr = TRUSTED,
+    struct decide_in in = { .conf = c, .sender = "<alice@a.example>", .client_addr = PEER,
                             .rcpts = rcpts, .n_rcpts = 1 };
     struct decide_out out;
 
@@ -490,20 +532,22 @@ static void test_record_subject(void **state)
 
     /* the SMTP AUTH login is recorded with the mail (issue 12) ... */
     in.authenticated = 1;
-    in.auth_login = "alice";
+    in.auth_login = "Alice@A.example";
     assert_int_equal(decide(&in, &out), 0);
-    assert_string_equal(out.mail.login, "alice");
+    assert_string_equal(out.mail.login, "Alice@A.example");
     decide_out_clear(&out);
-    /* ... bad input: a login longer than the store keys (321 bytes) is
-     * left out, and the mail is still tagged and recorded */
+    /* ... bad input: a login longer than the store keys (321 bytes) can be
+     * nobody's address: the login binding (issue 14) leaves the mail
+     * untagged, unrecorded, and says why */
     char longlogin[322];
     memset(longlogin, 'l', 321);
     longlogin[321] = '\0';
     in.auth_login = longlogin;
     assert_int_equal(decide(&in, &out), 0);
-    assert_int_equal(out.action, DECIDE_TAG);
-    assert_null(out.mail.login);
-    assert_int_equal(out.n_rcpts, 1);
+    assert_int_equal(out.action, DECIDE_NONE);
+    assert_int_equal(out.n_rcpts, 0);
+    assert_true(out.notice);
+    assert_non_null(strstr(out.reason, "may not send as alice@a.example"));
     decide_out_clear(&out);
     in.authenticated = 0;
     in.auth_login = NULL;
@@ -624,6 +668,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_forged_removed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_peer_id_kept, setup, teardown),
         cmocka_unit_test_setup_teardown(test_peer_id_extra_forgery, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_copied_id_from_trusted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tampered_mac, setup, teardown),
         cmocka_unit_test_setup_teardown(test_long_sender, setup, teardown),
         cmocka_unit_test_setup_teardown(test_500_recipients, setup, teardown),

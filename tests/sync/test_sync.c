@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -307,7 +308,7 @@ static int rx_post(struct rx *x, const char *server, long long ts, long long now
     char tsbuf[24], sig[SYNC_SIG_HEX_LEN + 1];
 
     snprintf(tsbuf, sizeof(tsbuf), "%lld", ts);
-    sync_sign(x->conf->key, x->conf->key_len, "POST", SYNC_PATH, tsbuf, server,
+    sync_sign(x->conf->key_sync, sizeof(x->conf->key_sync), "POST", SYNC_PATH, tsbuf, server,
               body, strlen(body), sig);
     return sync_handle(x->r, "POST", SYNC_PATH, server, tsbuf, sig, body,
                        strlen(body), now, reply);
@@ -347,7 +348,7 @@ static void test_check_table(void **state)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         int rc;
         snprintf(ts, sizeof(ts), "%lld", cases[i].ts);
-        sync_sign(x->conf->key, x->conf->key_len, "POST", SYNC_PATH, ts,
+        sync_sign(x->conf->key_sync, sizeof(x->conf->key_sync), "POST", SYNC_PATH, ts,
                   cases[i].server, body, strlen(body), sig);
         rc = sync_check(x->r, "POST", SYNC_PATH, cases[i].server, ts, sig, body,
                         strlen(body), now);
@@ -361,7 +362,7 @@ static void test_check_table(void **state)
     }
     /* missing or malformed headers */
     snprintf(ts, sizeof(ts), "%lld", now);
-    sync_sign(x->conf->key, x->conf->key_len, "POST", SYNC_PATH, ts, "mx2", body,
+    sync_sign(x->conf->key_sync, sizeof(x->conf->key_sync), "POST", SYNC_PATH, ts, "mx2", body,
               strlen(body), sig);
     assert_int_equal(sync_check(x->r, "POST", SYNC_PATH, NULL, ts, sig, body, strlen(body), now), SYNC_EHEADER);
     assert_int_equal(sync_check(x->r, "POST", SYNC_PATH, "", ts, sig, body, strlen(body), now), SYNC_EHEADER);
@@ -371,6 +372,36 @@ static void test_check_table(void **state)
     assert_int_equal(sync_check(x->r, "POST", SYNC_PATH, "mx2", ts, "00", body, strlen(body), now), SYNC_ESIG);
     /* a request signed for mx2 presented as mx3 */
     assert_int_equal(sync_check(x->r, "POST", SYNC_PATH, "mx3", ts, sig, body, strlen(body), now), SYNC_ESIG);
+}
+
+/*
+ * Attack (issue 14 item 7): a sync request captured on the wire and
+ * replayed right after the receiving tracker restarted.  The replay memory
+ * is in the mail log, so the new receiver refuses it; a freshly signed
+ * request still passes.
+ */
+static void test_replay_across_restart(void **state)
+{
+    struct rx *x = *state;
+    long long now = (long long)time(NULL);
+    char ts[24], sig[SYNC_SIG_HEX_LEN + 1];
+    const char *body = "{\"entries\":[]}";
+
+    snprintf(ts, sizeof(ts), "%lld", now);
+    sync_sign(x->conf->key_sync, sizeof(x->conf->key_sync), "POST", SYNC_PATH, ts, "mx2",
+              body, strlen(body), sig);
+    assert_int_equal(sync_check(x->r, "POST", SYNC_PATH, "mx2", ts, sig, body, strlen(body),
+                                now), SYNC_OK);
+    /* the restart: a new receiver on the same mail log */
+    sync_receiver_free(x->r);
+    x->r = sync_receiver_new(x->conf, x->st, 0);
+    assert_int_equal(sync_check(x->r, "POST", SYNC_PATH, "mx2", ts, sig, body, strlen(body),
+                                now + 1), SYNC_EREPLAY);
+    snprintf(ts, sizeof(ts), "%lld", now + 1);
+    sync_sign(x->conf->key_sync, sizeof(x->conf->key_sync), "POST", SYNC_PATH, ts, "mx2",
+              body, strlen(body), sig);
+    assert_int_equal(sync_check(x->r, "POST", SYNC_PATH, "mx2", ts, sig, body, strlen(body),
+                                now + 1), SYNC_OK);
 }
 
 /* The replay memory is bounded: full means 503, never forgetting a live one. */
@@ -384,14 +415,14 @@ static void test_replay_memory_full(void **state)
     snprintf(ts, sizeof(ts), "%lld", now);
     for (int i = 0; i < 33; i++) {
         snprintf(body, sizeof(body), "{\"entries\":[],\"n\":%d}", i);
-        sync_sign(x->conf->key, x->conf->key_len, "POST", SYNC_PATH, ts, "mx2",
+        sync_sign(x->conf->key_sync, sizeof(x->conf->key_sync), "POST", SYNC_PATH, ts, "mx2",
                   body, strlen(body), sig);
         assert_int_equal(sync_check(small, "POST", SYNC_PATH, "mx2", ts, sig, body,
                                     strlen(body), now), i < 32 ? SYNC_OK : SYNC_EBUSY);
     }
     /* once the window has passed, the slots are free again */
     snprintf(ts, sizeof(ts), "%lld", now + 301);
-    sync_sign(x->conf->key, x->conf->key_len, "POST", SYNC_PATH, ts, "mx2", body,
+    sync_sign(x->conf->key_sync, sizeof(x->conf->key_sync), "POST", SYNC_PATH, ts, "mx2", body,
               strlen(body), sig);
     assert_int_equal(sync_check(small, "POST", SYNC_PATH, "mx2", ts, sig, body,
                                 strlen(body), now + 301), SYNC_OK);
@@ -440,7 +471,7 @@ static void test_handle_merge(void **state)
         char tsbuf[24], sig[SYNC_SIG_HEX_LEN + 1];
         uint64_t replays = sync_refused_count(SYNC_R_REPLAY);
         snprintf(tsbuf, sizeof(tsbuf), "%lld", now + 3);
-        sync_sign(x->conf->key, x->conf->key_len, "POST", SYNC_PATH, tsbuf, "mx2",
+        sync_sign(x->conf->key_sync, sizeof(x->conf->key_sync), "POST", SYNC_PATH, tsbuf, "mx2",
                   body, strlen(body), sig);
         assert_int_equal(sync_handle(x->r, "POST", SYNC_PATH, "mx2", tsbuf, sig, body,
                                      strlen(body), now + 4, &reply), 409);
@@ -586,7 +617,7 @@ static void test_handle_privacy(void **state)
         fx_mail(x->st, "alice@a.example", id, rcpts, servers, 2);
         body = rx_body(id, "alice@a.example", "carol@c.example", 5000, 5000, 1);
         snprintf(ts, sizeof(ts), "%d", 1764325200 + k);
-        sync_sign(c->key, c->key_len, "POST", SYNC_PATH, ts, "mx2", body, strlen(body), sig);
+        sync_sign(c->key_sync, sizeof(c->key_sync), "POST", SYNC_PATH, ts, "mx2", body, strlen(body), sig);
         assert_int_equal(sync_handle(r, "POST", SYNC_PATH, "mx2", ts, sig, body,
                                      strlen(body), 1764325200, &reply), 200);
         assert_string_equal(reply, "{\"merged\":0,\"refused\":1}");
@@ -620,7 +651,7 @@ static void test_reload_conf(void **state)
     body = rx_body(id, "alice@a.example", "carol@c.example", 5000, 5000, 1);
     sync_receiver_set_conf(x->r, c);
     conf_unref(c);                 /* the receiver holds its own reference */
-    sync_sign(x->conf->key, x->conf->key_len, "POST", SYNC_PATH, "1764325200", "mx2", body,
+    sync_sign(x->conf->key_sync, sizeof(x->conf->key_sync), "POST", SYNC_PATH, "1764325200", "mx2", body,
               strlen(body), sig);
     assert_int_equal(sync_handle(x->r, "POST", SYNC_PATH, "mx2", "1764325200", sig, body,
                                  strlen(body), 1764325200, &reply), 200);
@@ -633,7 +664,7 @@ static void test_reload_conf(void **state)
     assert_int_equal(sync_handle(x->r, "POST", SYNC_PATH, "mx2", "1764325201", sig, body,
                                  strlen(body), 1764325200, &reply), 401);
     xfree(reply);
-    sync_sign(c2->key, c2->key_len, "POST", SYNC_PATH, "1764325201", "mx2", body,
+    sync_sign(c2->key_sync, sizeof(c2->key_sync), "POST", SYNC_PATH, "1764325201", "mx2", body,
               strlen(body), sig);
     assert_int_equal(sync_handle(x->r, "POST", SYNC_PATH, "mx2", "1764325201", sig, body,
                                  strlen(body), 1764325200, &reply), 200);
@@ -689,6 +720,7 @@ int main(void)
         cmocka_unit_test(test_encode_roundtrip),
         cmocka_unit_test_setup_teardown(test_check_table, rx_setup, rx_teardown),
         cmocka_unit_test_setup_teardown(test_replay_memory_full, rx_setup, rx_teardown),
+        cmocka_unit_test_setup_teardown(test_replay_across_restart, rx_setup, rx_teardown),
         cmocka_unit_test_setup_teardown(test_handle_merge, rx_setup, rx_teardown),
         cmocka_unit_test_setup_teardown(test_handle_refused_entries, rx_setup, rx_teardown),
         cmocka_unit_test_setup_teardown(test_handle_large_batch, rx_setup, rx_teardown),

@@ -64,16 +64,16 @@ expect "repeat read updates count and last_read, keeps first_read" 200 \
 
 # --- GET one mail -------------------------------------------------------------
 call GET "/v1/mails/$ID1" "$Q"
-expect "GET /v1/mails/ID" 200 '.mail_id == "'"$M1"'" and .sender == "alice@a.example"
+expect "GET /v1/mails/ID (bare id, no tag)" 200 '.mail_id == "'"${M1%%.*}"'" and .sender == "alice@a.example"
     and (.created | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z$"))
     and .queue_id == "SEEDQ" and (.recipients | length) == 6
     and ([.recipients[] | select(.address == "bob@a.example")][0] | .status == "read" and .read_count == 2)
     and ([.recipients[] | select(.address == "dave@a.example")][0] | .status == "sent" and (has("first_read") | not))
     and ([.recipients[] | select(.address == "eve@c.example")][0] | .server == "mx2")'
 call GET "/v1/mails/$M1" "$Q"
-expect "GET /v1/mails/ID.TAG" 200 '.mail_id == "'"$M1"'"'
+expect "GET /v1/mails/ID.TAG" 200 '.mail_id == "'"${M1%%.*}"'"'
 call GET "/v1/mails/$(tr 'A-Z' 'a-z' <<<"$ID1")" "$Q"
-expect "GET /v1/mails/id in lower case" 200 '.mail_id == "'"$M1"'"'
+expect "GET /v1/mails/id in lower case" 200 '.mail_id == "'"${M1%%.*}"'"'
 call GET "/v1/mails/$ID1.AAAAAAAAAAAAAAAA" "$Q"
 expect "GET with a wrong tag: bad_mail_id" 400 '.error == "bad_mail_id"'
 call GET "/v1/mails/${MX%%.*}" "$Q"
@@ -96,6 +96,16 @@ call POST /v1/reads "$N" "$(read_body "$M1" alice@a.example dave@a.example '{tim
 expect "time not RFC 3339: bad_time" 400 '.error == "bad_time"'
 call POST /v1/reads "$N" "$(read_body "$M1" alice@a.example dave@a.example '{time: "2026-02-30T00:00:00Z"}')"
 expect "time with a day that does not exist: bad_time" 400 '.error == "bad_time"'
+# Attacks (issue 14 item 2), each refused with nothing changed: a read
+# backdated to before the mail existed, and a read for a recipient that
+# another server (mx2) hosts - only the recipient's own server may say so.
+call POST /v1/reads "$N" "$(read_body "$M1" alice@a.example gus@a.example '{time: "2020-01-01T00:00:00Z"}')"
+expect "backdated read (before the mail was sent): bad_time" 400 '.error == "bad_time"'
+call POST /v1/reads "$N" "$(read_body "$M1" alice@a.example eve@c.example)"
+expect "read for a recipient mx2 hosts: 422 not_local" 422 '.error == "not_local"'
+call GET "/v1/mails/$ID1" "$Q"
+expect "after both: gus and eve still sent" 200 \
+    '([.recipients[] | select(.address == "gus@a.example" or .address == "eve@c.example") | .status] == ["sent", "sent"])'
 
 call POST /v1/reads "$N" "$(read_body "$M1" alice@a.example fay@a.example '{event: "deleted_unread", via: "imap"}')"
 expect "deleted_unread on an unread entry" 200 '.recorded == true and .event == "deleted_unread"
@@ -212,10 +222,14 @@ ALL=$(jq -s '[.[].mails[].mail_id]' <(echo "$P1") <(echo "$BODY"))
 jq -e 'length == 4 and (unique | length) == 4' <<<"$ALL" >/dev/null &&
     t_ok "pages hold the 4 mails of alice, no repeats" || t_fail "pages: $ALL"
 jq -e '. == (sort | reverse)' <<<"$ALL" >/dev/null && t_ok "newest first" || t_fail "order: $ALL"
+# Issue 14 item 3: a query answer never hands out a tag (ID.TAG is what a
+# read notification must show).
+jq -e 'all(.[]; length == 26 and (contains(".") | not))' <<<"$ALL" >/dev/null &&
+    t_ok "list answers carry bare ids" || t_fail "tags in a list answer: $ALL"
 call GET "/v1/mails?sender=%3CAlice%40A.EXAMPLE%3E" "$Q"
 expect "sender filter in another spelling, URL-encoded" 200 '(.mails | length) == 4'
 call GET "/v1/mails?recipient=dave@a.example" "$Q"
-expect "recipient filter" 200 '(.mails | length) == 1 and .mails[0].mail_id == "'"$M1"'"'
+expect "recipient filter" 200 '(.mails | length) == 1 and .mails[0].mail_id == "'"${M1%%.*}"'"'
 call GET "/v1/mails?recipient=bob@a.example&status=read" "$Q"
 expect "recipient + status filter" 200 '(.mails | length) == 2'
 call GET "/v1/mails?status=deleted_unread" "$Q"

@@ -46,7 +46,7 @@ SENDER=$(t_header "$BOB_MSG" X-Sender)
 
 # Before any read: both sent.
 call GET "/v1/mails/$MAIL_ID" "$TRACKER_TOKEN_QUERY"
-expect "the milter's entries are visible to the tracker" 200 '.mail_id == "'"$MAIL_ID"'"
+expect "the milter's entries are visible to the tracker" 200 '.mail_id == "'"${MAIL_ID%%.*}"'"
     and .sender == "alice@a.example" and (.queue_id | length) > 0
     and ([.recipients[].status] | all(. == "sent")) and (.recipients | length) == 2'
 
@@ -61,7 +61,7 @@ QID=$(mta_queue_id "$BOB_MSG")
 [ -n "$QID" ] && [ "$(jq -r .queue_id <<<"$BODY")" = "$QID" ] && t_ok "queue id $QID recorded" ||
     t_fail "queue id: Postfix $QID, log $(jq -r .queue_id <<<"$BODY")"
 call GET "/v1/mails?recipient=dave@a.example&status=sent" "$TRACKER_TOKEN_QUERY"
-expect "list: dave's unread mail" 200 '(.mails | length) == 1 and .mails[0].mail_id == "'"$MAIL_ID"'"'
+expect "list: dave's unread mail" 200 '(.mails | length) == 1 and .mails[0].mail_id == "'"${MAIL_ID%%.*}"'"'
 
 mta_stop
 tracker_stop && t_ok "tracker stops cleanly" || t_fail "tracker stop status"

@@ -17,7 +17,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "addr.h"
+#include "keys.h"
 #include "mailid.h"
 #include "store.h"
 #include "xmem.h"
@@ -84,7 +87,10 @@ int main(int argc, char **argv)
         return 1;
 
     size_t key_len;
-    unsigned char *key = seed_read_key(keyfile, &key_len);
+    unsigned char *raw = seed_read_key(keyfile, &key_len);
+    unsigned char key[KEYS_LEN];
+    keys_derive(raw, key_len, KEYS_PURPOSE_MAILID, key);
+    key_len = sizeof(key);
     struct addr sender;
     seed_addr(sender_in, &sender);
 
@@ -154,6 +160,7 @@ int main(int argc, char **argv)
     }
     free(rcpts);
     free(rcpt_in);
-    free(key);
+    sodium_memzero(key, sizeof(key));
+    free(raw);
     return status;
 }

@@ -11,6 +11,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -312,7 +313,9 @@ static void put_mail(struct fixture *f, const char *sender, const char *rcpt,
     snprintf(sbuf, sizeof sbuf, "%s", sender);
     snprintf(rbuf, sizeof rbuf, "%s", rcpt);
 
-    assert_int_equal(mailid_make(f->conf->key, f->conf->key_len, sender, 0, value), MAILID_OK);
+    /* created 2026-11-28T08:00:00Z, two hours before the requests' "now" */
+    assert_int_equal(mailid_make(f->conf->key_mailid, sizeof(f->conf->key_mailid), sender,
+                                 1795852800000ULL, value), MAILID_OK);
     memset(&m, 0, sizeof m);
     memcpy(m.id, value, MAILID_ID_LEN);
     m.sender = sbuf;
@@ -374,6 +377,15 @@ static void test_api_reads(void **state)
           404, "recipient_not_found" },
         { "{\"mail_id\":\"%s\",\"sender\":\"alice@a.example\",\"recipient\":\"bob@a.example\","
           "\"time\":\"2026-11-28T10:06:00Z\"}", 400, "bad_time" },   /* 6 min ahead of now */
+        /* attack: a backdated read, before the mail existed (issue 14) */
+        { "{\"mail_id\":\"%s\",\"sender\":\"alice@a.example\",\"recipient\":\"bob@a.example\","
+          "\"time\":\"2026-11-28T07:50:00Z\"}", 400, "bad_time" },   /* 10 min before the mail */
+        /* attack: a read for a recipient another server hosts (issue 14) */
+        { "{\"mail_id\":\"%s\",\"sender\":\"alice@a.example\",\"recipient\":\"eve@c.example\"}",
+          422, "not_local" },
+        /* and for one outside the system */
+        { "{\"mail_id\":\"%s\",\"sender\":\"alice@a.example\",\"recipient\":\"x@ext.example\"}",
+          422, "not_local" },
         { "{\"mail_id\":\"%.26s\",\"sender\":\"alice@a.example\",\"recipient\":\"bob@a.example\"}",
           400, "bad_mail_id" },                             /* id without tag */
         { "[\"%s\"]", 400, "bad_json" },

@@ -139,6 +139,7 @@ static inline int fx_entry(store_t *st, const char *id, const char *rcpt,
             *out = rec->rcpts[i];
             rec->rcpts[i].address = NULL;
             rec->rcpts[i].server = NULL;
+            rec->rcpts[i].original_recipient = NULL;   /* moved to *out too */
             rc = STORE_OK;
         }
     store_mail_rec_free(rec);

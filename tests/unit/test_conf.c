@@ -251,7 +251,17 @@ static void test_full_example(void **state)
              "secret = admin-secret-abcdefghij\n"
              "scopes = admin,query\n",
              key, tokfile);
+    /* Bad input (issue 14 item 8): an inline secret in a file that group
+     * or others can read is refused like a secret file with those bits. */
     c = conf_load(write_file("full.conf", text, 0, 0644), 0, &errors);
+    assert_null(c);
+    assert_non_null(errors);
+    assert_non_null(strstr(errors, "[token admin] secret is inline in"));
+    assert_non_null(strstr(errors, "chmod 600"));
+    assert_null(strstr(errors, "[token webmail]"));   /* secret_file: its own checks */
+    free(errors);
+    errors = NULL;
+    c = conf_load(write_file("full.conf", text, 0, 0600), 0, &errors);
     if (c == NULL)
         fail_msg("%s", errors);
     assert_string_equal(c->this_server, "mx1");

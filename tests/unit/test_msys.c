@@ -217,6 +217,44 @@ static void test_no_this_server(void **state)
     msys_free(ms);
 }
 
+/*
+ * Peers (issue 14 item 5): derived from the other servers' tracker URLs when
+ * they are IP literals; this server, host names and odd URLs give none; an
+ * explicit list replaces the derivation.
+ */
+static void test_peers(void **state)
+{
+    msys_t *ms = msys_new();
+    char err[128];
+    (void)state;
+    assert_int_equal(msys_add_server(ms, "mx1", "http://10.0.0.1:8026", err, sizeof(err)), 0);
+    assert_int_equal(msys_add_server(ms, "mx2", "http://10.0.0.2:8026/", err, sizeof(err)), 0);
+    assert_int_equal(msys_add_server(ms, "mx3", "https://[fd00::3]:8026", err, sizeof(err)), 0);
+    assert_int_equal(msys_add_server(ms, "mx4", "http://mx4.example:8026", err, sizeof(err)), 0);
+    assert_int_equal(msys_add_server(ms, "mx5", "http://10.0.0.5/24", err, sizeof(err)), 0);
+    assert_int_equal(msys_set_this_server(ms, "mx1", err, sizeof(err)), 0);
+    msys_derive_peers(ms);
+    assert_int_equal(msys_client_peer(ms, "10.0.0.2"), 1);
+    assert_int_equal(msys_client_peer(ms, "fd00::3"), 1);
+    assert_int_equal(msys_client_peer(ms, "10.0.0.1"), 0);   /* this server */
+    assert_int_equal(msys_client_peer(ms, "10.0.0.5"), 1);   /* "/24" is the URL's path */
+    assert_int_equal(msys_client_peer(ms, "10.0.0.4"), 0);
+    assert_int_equal(msys_client_peer(ms, NULL), 0);
+    /* a trusted client is not a peer */
+    cidr_list_t *t = cidr_list_new();
+    assert_int_equal(cidr_list_add(t, "127.0.0.0/8", err, sizeof(err)), 0);
+    msys_set_trusted(ms, t);
+    assert_int_equal(msys_client_peer(ms, "127.0.0.1"), 0);
+    /* an explicit list wins over the derivation */
+    cidr_list_t *p = cidr_list_new();
+    assert_int_equal(cidr_list_add(p, "192.0.2.0/24", err, sizeof(err)), 0);
+    msys_set_peers(ms, p);
+    msys_derive_peers(ms);
+    assert_int_equal(msys_client_peer(ms, "192.0.2.9"), 1);
+    assert_int_equal(msys_client_peer(ms, "10.0.0.2"), 0);
+    msys_free(ms);
+}
+
 static void test_where_name(void **state)
 {
     (void)state;
@@ -233,6 +271,7 @@ int main(void)
         cmocka_unit_test(test_judge_sender),
         cmocka_unit_test(test_build_errors),
         cmocka_unit_test(test_no_this_server),
+        cmocka_unit_test(test_peers),
         cmocka_unit_test(test_where_name),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

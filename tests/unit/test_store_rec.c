@@ -24,7 +24,7 @@ static void test_rcpt_layout(void **state)
                             .updated_ms = 10, .server = (char *)(uintptr_t)"mx",
                             .via = "api" };
     static const unsigned char want[] = {
-        1,                                        /* version */
+        2,                                        /* version */
         3,                                        /* status read */
         8, 7, 6, 5, 4, 3, 2, 1,                   /* first_read, LE */
         9, 0, 0, 0, 0, 0, 0, 0,                   /* last_read */
@@ -32,11 +32,40 @@ static void test_rcpt_layout(void **state)
         10, 0, 0, 0, 0, 0, 0, 0,                  /* updated */
         2, 0, 0, 0, 'm', 'x',                     /* server */
         3, 0, 0, 0, 'a', 'p', 'i',                /* via */
+        0xff, 0xff, 0xff, 0xff,                   /* original_recipient NULL */
+        0,                                        /* not expanded */
     };
     (void)state;
     store_rec_rcpt_encode(&b, &r);
     assert_int_equal(b.len, sizeof(want));
     assert_memory_equal(b.p, want, sizeof(want));
+
+    /* a version 1 entry (before lists) decodes with no original, not expanded */
+    {
+        unsigned char v1[sizeof(want) - 5];
+        struct store_rcpt o;
+        memcpy(v1, want, sizeof(v1));
+        v1[0] = 1;
+        assert_int_equal(store_rec_rcpt_decode(v1, sizeof(v1), "bob@a.example", 13, &o), 0);
+        assert_null(o.original_recipient);
+        assert_int_equal(o.expanded, 0);
+        assert_int_equal(o.read_count, 0x11223344);
+        store_rcpt_clear(&o);
+    }
+    /* bad input: a member entry round-trips; an expanded byte of 2 is damage */
+    {
+        struct store_rcpt m = r, o;
+        m.original_recipient = (char *)(uintptr_t)"team@a.example";
+        m.expanded = 1;
+        store_rec_rcpt_encode(&b, &m);
+        assert_int_equal(store_rec_rcpt_decode(b.p, b.len, "dave@a.example", 14, &o), 0);
+        assert_string_equal(o.original_recipient, "team@a.example");
+        assert_int_equal(o.expanded, 1);
+        store_rcpt_clear(&o);
+        b.p[b.len - 1] = 2;
+        assert_int_equal(store_rec_rcpt_decode(b.p, b.len, "dave@a.example", 14, &o), -1);
+        store_rec_rcpt_encode(&b, &r);
+    }
 
     struct store_rcpt d;
     assert_int_equal(store_rec_rcpt_decode(b.p, b.len, "bob@a.exampleXXX", 13, &d), 0);
@@ -156,7 +185,7 @@ struct damage {
 /* Damaged bytes of an encoded recipient entry (see the layout above). */
 static const struct damage damages[] = {
     { "version 0",                    0, 0, 1 },
-    { "version 2 (newer)",            0, 2, 1 },
+    { "version 3 (newer)",            0, 3, 1 },
     { "version 255",                  0, 255, 1 },
     { "status 4 (out of range)",      1, 4, 1 },
     { "server length beyond end",    30, 200, 1 },
