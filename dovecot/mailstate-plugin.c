@@ -13,6 +13,8 @@
 #include "mail-storage-private.h"
 #include "mail-storage-hooks.h"
 #include "notify-plugin.h"
+#include "smtp-address.h"
+#include "mail-deliver.h"
 #include "time-util.h"
 #include "mailstate-plugin.h"
 #include "readev.h"
@@ -23,6 +25,7 @@
 #define MAILSTATE_DEFAULT_SPOOL_DIR  "~/mailstate-spool"
 #define MAILSTATE_DEFAULT_SPOOL_MAX  1000
 #define MAILSTATE_DEFAULT_TIMEOUT_MS 5000
+#define MAILSTATE_DEFAULT_RETRY_MS   30000
 
 #define MAILSTATE_USER_CONTEXT(obj) \
 	MODULE_CONTEXT(obj, mailstate_user_module)
@@ -35,6 +38,14 @@ MAILSTATE_EXPORT const char *mailstate_plugin_dependencies[] = { "notify", NULL 
 MAILSTATE_EXPORT void mailstate_plugin_init(struct module *module);
 MAILSTATE_EXPORT void mailstate_plugin_deinit(void);
 
+/* mail_deliver_hook_set() lives in libdovecot-lda, which lmtp and
+   dovecot-lda link and imap does not: a weak reference keeps the plugin
+   loadable everywhere (Dovecot loads modules with RTLD_NOW), and is NULL
+   where there is no delivery. */
+#pragma weak mail_deliver_hook_set
+static deliver_mail_func_t *mailstate_next_deliver_mail;
+static bool mailstate_deliver_hooked;
+
 static MODULE_CONTEXT_DEFINE_INIT(mailstate_user_module,
 				  &mail_user_module_register);
 static struct notify_context *mailstate_notify_ctx;
@@ -43,6 +54,7 @@ struct mailstate_txn {
 	pool_t pool;
 	struct mailstate_user *muser;
 	ARRAY_TYPE(const_string) bodies;
+	bool has_received;
 };
 
 /* The source of the last copy: a MOVE is a copy followed by an expunge of
@@ -64,11 +76,34 @@ static const char *mailstate_now_rfc3339(void)
 	return buf;
 }
 
+void mailstate_body(string_t *str, struct mailstate_user *muser,
+		    const char *id, const char *sender, const char *event,
+		    const char *via, const char *time, const char *orig_rcpt)
+{
+	str_append(str, "{\"mail_id\":\"");
+	json_append_escaped(str, id);
+	str_append(str, "\",\"sender\":\"");
+	json_append_escaped(str, sender);
+	str_append(str, "\",\"recipient\":\"");
+	json_append_escaped(str, muser->recipient);
+	if (orig_rcpt != NULL) {
+		str_append(str, "\",\"original_recipient\":\"");
+		json_append_escaped(str, orig_rcpt);
+	}
+	str_append(str, "\",\"via\":\"");
+	json_append_escaped(str, via);
+	str_append(str, "\",\"event\":\"");
+	json_append_escaped(str, event);
+	str_append(str, "\",\"time\":\"");
+	json_append_escaped(str, time);
+	str_append(str, "\"}");
+}
+
 /* The JSON body for an event on mail, or NULL if the mail carries no valid
    mailstate headers (most mails: external or sent before mailstate). */
 static const char *
 mailstate_event_body(struct mailstate_user *muser, struct mail *mail,
-		     const char *event)
+		     const char *event, const char *via, const char *orig_rcpt)
 {
 	const char *raw_id, *raw_sender;
 	char id[READEV_VALUE_LEN + 1], sender[READEV_SENDER_MAX + 1];
@@ -90,33 +125,33 @@ mailstate_event_body(struct mailstate_user *muser, struct mail *mail,
 		return NULL;
 	}
 	str = t_str_new(256);
-	str_append(str, "{\"mail_id\":\"");
-	json_append_escaped(str, id);
-	str_append(str, "\",\"sender\":\"");
-	json_append_escaped(str, sender);
-	str_append(str, "\",\"recipient\":\"");
-	json_append_escaped(str, muser->recipient);
-	str_append(str, "\",\"via\":\"imap\",\"event\":\"");
-	json_append_escaped(str, event);
-	str_append(str, "\",\"time\":\"");
-	str_append(str, mailstate_now_rfc3339());
-	str_append(str, "\"}");
+	mailstate_body(str, muser, id, sender, event, via,
+		       mailstate_now_rfc3339(), orig_rcpt);
 	e_debug(muser->user->event, "mailstate: mail %s: %s queued", id, event);
 	return str_c(str);
 }
 
 static void
-mailstate_txn_add(struct mailstate_txn *mt, struct mail *mail,
-		  const char *event)
+mailstate_txn_add_full(struct mailstate_txn *mt, struct mail *mail,
+		       const char *event, const char *via,
+		       const char *orig_rcpt)
 {
 	T_BEGIN {
-		const char *body = mailstate_event_body(mt->muser, mail, event);
+		const char *body = mailstate_event_body(mt->muser, mail, event,
+							via, orig_rcpt);
 
 		if (body != NULL) {
 			body = p_strdup(mt->pool, body);
 			array_push_back(&mt->bodies, &body);
 		}
 	} T_END;
+}
+
+static void
+mailstate_txn_add(struct mailstate_txn *mt, struct mail *mail,
+		  const char *event)
+{
+	mailstate_txn_add_full(mt, mail, event, "imap", NULL);
 }
 
 static void *
@@ -178,6 +213,32 @@ static void mailstate_mail_expunge(void *txn, struct mail *mail)
 		mailstate_txn_add(mt, mail, "deleted_unread");
 }
 
+/* The delivery under way saves its mail (LMTP, LDA, Sieve's fileinto):
+   "received", once per delivery whatever the number of copies a Sieve
+   script makes.  The headers are read from the delivery's source mail. */
+static void mailstate_txn_add_received(struct mailstate_txn *mt)
+{
+	struct mailstate_user *muser = mt->muser;
+
+	if (muser->deliver_reported)
+		return;
+	muser->deliver_reported = TRUE;
+	mt->has_received = TRUE;
+	mailstate_txn_add_full(mt, muser->deliver_src, "received",
+			       muser->deliver_via, muser->deliver_orig);
+}
+
+/* Dovecot's LMTP and LDA save a delivery through mail_save (2.3 copies the
+   raw mail by saving its stream); an IMAP APPEND also ends here, but only
+   a delivery has deliver_src set. */
+static void mailstate_mail_save(void *txn, struct mail *mail ATTR_UNUSED)
+{
+	struct mailstate_txn *mt = txn;
+
+	if (mt != NULL && mt->muser->deliver_src != NULL)
+		mailstate_txn_add_received(mt);
+}
+
 static void
 mailstate_mail_copy(void *txn, struct mail *src, struct mail *dst)
 {
@@ -185,6 +246,12 @@ mailstate_mail_copy(void *txn, struct mail *src, struct mail *dst)
 
 	mailstate_last_copy_box = src->box;
 	mailstate_last_copy_uid = src->uid;
+	if (mt != NULL && mt->muser->deliver_src != NULL &&
+	    mt->muser->deliver_src == src) {
+		/* a delivery saved by copying (a storage that hard-links) */
+		mailstate_txn_add_received(mt);
+		return;
+	}
 	/* Moving an unseen mail to Trash is how most clients delete.  LMTP
 	   delivery copies from the "raw" storage: never an event. */
 	if (mt == NULL || strcmp(src->box->storage->name, "raw") == 0)
@@ -214,8 +281,73 @@ static void mailstate_mail_transaction_rollback(void *txn)
 {
 	struct mailstate_txn *mt = txn;
 
-	if (mt != NULL)
-		pool_unref(&mt->pool);
+	if (mt == NULL)
+		return;
+	/* the save failed: the fallback save (INBOX) reports instead */
+	if (mt->has_received)
+		mt->muser->deliver_reported = FALSE;
+	pool_unref(&mt->pool);
+}
+
+/* The address the envelope named, if it is not the final recipient: ORCPT
+   (RFC 3461) where the LMTP client sent it, else the RCPT TO address (what
+   Dovecot writes into Delivered-To: with lmtp_hdr_delivery_address = final;
+   for bob+news@ it keeps the extension the user name lost).  Both come
+   from the envelope, never from a header of the message, which the sender
+   wrote.  NULL if it equals the final recipient or is not a plain
+   local@domain. */
+static const char *
+mailstate_original_recipient(struct mailstate_user *muser,
+			     const struct mail_deliver_context *ctx)
+{
+	const struct smtp_address *addr = ctx->rcpt_params.orcpt.addr;
+	char buf[READEV_SENDER_MAX + 1];
+	const char *orig;
+
+	if (addr == NULL || addr->localpart == NULL || addr->domain == NULL)
+		addr = ctx->rcpt_to;
+	if (addr == NULL || addr->localpart == NULL || addr->domain == NULL)
+		return NULL;
+	orig = t_strconcat(addr->localpart, "@", addr->domain, NULL);
+	if (readev_address(orig, buf) < 0) {
+		e_debug(muser->user->event, "mailstate: original recipient %s "
+			"is not a plain address; not reported", orig);
+		return NULL;
+	}
+	if (strcasecmp(orig, muser->recipient) == 0)
+		return NULL;
+	return p_strdup(muser->user->pool, orig);
+}
+
+/* Every delivery passes here before anything is saved: remember which
+   source mail it saves and for whom, so that the copy hook can tell a
+   delivery's save from any other copy. */
+static int
+mailstate_deliver_mail(struct mail_deliver_context *ctx,
+		       struct mail_storage **storage_r)
+{
+	struct mailstate_user *muser = ctx->rcpt_user == NULL ? NULL :
+		MAILSTATE_USER_CONTEXT(ctx->rcpt_user);
+
+	if (muser != NULL) {
+		muser->deliver_src = ctx->src_mail;
+		muser->deliver_reported = FALSE;
+		muser->deliver_via = strcmp(ctx->rcpt_user->service, "lda") == 0 ?
+			"lda" : "lmtp";
+		T_BEGIN {
+			muser->deliver_orig =
+				mailstate_original_recipient(muser, ctx);
+		} T_END;
+		e_debug(muser->user->event, "mailstate: delivery via %s, "
+			"original recipient %s", muser->deliver_via,
+			muser->deliver_orig == NULL ? "(same)" :
+			muser->deliver_orig);
+	}
+	/* -1 without a next hook: Dovecot then saves to the default mailbox,
+	   as if no hook were set. */
+	if (mailstate_next_deliver_mail == NULL)
+		return -1;
+	return mailstate_next_deliver_mail(ctx, storage_r);
 }
 
 static void mailstate_mail_user_deinit(struct mail_user *user)
@@ -224,6 +356,11 @@ static void mailstate_mail_user_deinit(struct mail_user *user)
 
 	mailstate_send_deinit(muser);
 	muser->module_ctx.super.deinit(user);
+}
+
+struct mailstate_user *mailstate_user_get(struct mail_user *user)
+{
+	return MAILSTATE_USER_CONTEXT(user);
 }
 
 static const char *
@@ -300,6 +437,16 @@ mailstate_user_settings(struct mail_user *user, struct mailstate_user *muser)
 		muser->timeout_msecs = MAILSTATE_DEFAULT_TIMEOUT_MS;
 	}
 
+	muser->retry_msecs = MAILSTATE_DEFAULT_RETRY_MS;
+	value = mailstate_setting(user, "mailstate_retry_interval", NULL);
+	if (value != NULL &&
+	    settings_get_time_msecs(value, &muser->retry_msecs, &error) < 0) {
+		e_error(user->event, "mailstate: mailstate_retry_interval=%s: "
+			"%s; using %u ms", value, error,
+			MAILSTATE_DEFAULT_RETRY_MS);
+		muser->retry_msecs = MAILSTATE_DEFAULT_RETRY_MS;
+	}
+
 	muser->hdr_id = p_strdup(user->pool, mailstate_setting(user,
 				 "mailstate_header_id", "X-Mail-Id"));
 	muser->hdr_sender = p_strdup(user->pool, mailstate_setting(user,
@@ -329,14 +476,20 @@ static void mailstate_mail_user_created(struct mail_user *user)
 	   tracker at deinit; sessions where a user reads replay the spool. */
 	if (strcmp(user->service, "lmtp") != 0 &&
 	    strcmp(user->service, "lda") != 0) {
+		/* doveadm's users live for one command: no retry timer */
+		if (strcmp(user->service, "doveadm") == 0)
+			muser->retry_msecs = 0;
 		muser->spool_maybe_nonempty = TRUE;
 		mailstate_spool_replay(muser, TRUE);
+	} else {
+		muser->retry_msecs = 0;
 	}
 }
 
 static const struct notify_vfuncs mailstate_vfuncs = {
 	.mail_transaction_begin = mailstate_mail_transaction_begin,
 	.mail_copy = mailstate_mail_copy,
+	.mail_save = mailstate_mail_save,
 	.mail_expunge = mailstate_mail_expunge,
 	.mail_update_flags = mailstate_mail_update_flags,
 	.mail_transaction_commit = mailstate_mail_transaction_commit,
@@ -351,10 +504,20 @@ void mailstate_plugin_init(struct module *module)
 {
 	mailstate_notify_ctx = notify_register(&mailstate_vfuncs);
 	mail_storage_hooks_add(module, &mailstate_mail_storage_hooks);
+	mailstate_doveadm_init();
+	if (mail_deliver_hook_set != NULL) {
+		mailstate_next_deliver_mail =
+			mail_deliver_hook_set(mailstate_deliver_mail);
+		mailstate_deliver_hooked = TRUE;
+	}
 }
 
 void mailstate_plugin_deinit(void)
 {
+	if (mailstate_deliver_hooked) {
+		(void)mail_deliver_hook_set(mailstate_next_deliver_mail);
+		mailstate_deliver_hooked = FALSE;
+	}
 	mail_storage_hooks_remove(&mailstate_mail_storage_hooks);
 	notify_unregister(mailstate_notify_ctx);
 }

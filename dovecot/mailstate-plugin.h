@@ -10,6 +10,13 @@
  *   - \Deleted being set, an expunge without \Deleted, or a copy/move into
  *     a \Trash special-use mailbox, while \Seen is unset, is a
  *     "deleted_unread".
+ * In lmtp and lda (issue 11) a delivery's save of a mail is a "received":
+ * the deliver_mail hook (mail_deliver_hook_set, weakly linked: absent in
+ * imap) records the delivery's source mail and its envelope's original
+ * recipient (ORCPT, else RCPT TO) on the recipient's mailstate_user; the
+ * notify save/copy hooks turn the first save of that source into one
+ * "received" event with "original_recipient" when it differs from the
+ * final recipient.
  * Only mails carrying an X-Mail-Id and an X-Sender header count, and only in
  * the user's own (private) namespaces.  Events are collected per mailbox
  * transaction and handed to mailstate-send.c only after the transaction
@@ -31,7 +38,10 @@
  * The spool is one small file per event (the JSON body, written to a
  * dot-file and renamed into place), bounded by mailstate_spool_max files.
  * It is replayed by the plugin itself: asynchronously at the next session's
- * user init, and within a session after the tracker answered 200 again.
+ * user init, within a session after the tracker answered 200 again, every
+ * mailstate_retry_interval (30 s) in a long session while the spool is not
+ * empty (issue 15), and by "doveadm mailstate replay" (mailstate-doveadm.c,
+ * run by the mailstate-replay.timer) for users with no session at all.
  * A spool file is claimed by renaming it (NAME.json -> NAME.json.PID) before
  * it is sent, so two sessions of one user never send the same event twice;
  * claims of dead processes are returned at user init.
@@ -69,10 +79,37 @@ struct mailstate_user {
 	unsigned int replay_inflight;
 	unsigned int replay_failed;
 	unsigned int spool_seq;
+	/* set by the deliver_mail hook for the delivery under way (lmtp,
+	   lda): its source mail, how it came, the envelope's address */
+	struct mail *deliver_src;
+	const char *deliver_via;
+	const char *deliver_orig;
+	bool deliver_reported;
+	struct timeout *retry_to;    /* in-session retry of the spool */
+	unsigned int retry_msecs;    /* 0 = no in-session retry */
+	unsigned int replay_done;    /* spool files answered (2xx, 4xx) */
 	bool spool_maybe_nonempty;
 	bool deinit;
 	bool wait_timed_out;
 };
+
+/* Append the event body (JSON) for muser's own recipient to str; orig_rcpt
+   may be NULL.  Every value is JSON-escaped; the caller has validated them
+   (readev.h). */
+void mailstate_body(string_t *str, struct mailstate_user *muser,
+		    const char *id, const char *sender, const char *event,
+		    const char *via, const char *time, const char *orig_rcpt);
+
+/* The plugin's context of user, or NULL if the plugin is not active there. */
+struct mailstate_user *mailstate_user_get(struct mail_user *user);
+
+/* Replay muser's spool now, round after round, until it is empty, a round
+   fails (tracker still down) or mailstate_timeout passed; logs at info
+   what was sent and what is left.  For doveadm mailstate replay. */
+void mailstate_replay_wait(struct mailstate_user *muser);
+
+/* Register "doveadm mailstate replay" when running inside doveadm. */
+void mailstate_doveadm_init(void);
 
 /* Send one event body (JSON); on a retryable failure it is spooled. */
 void mailstate_send(struct mailstate_user *muser, const char *body);

@@ -8,6 +8,7 @@
 #include "llist.h"
 #include "str.h"
 #include "ioloop.h"
+#include "istream.h"
 #include "time-util.h"
 #include "read-full.h"
 #include "write-full.h"
@@ -80,7 +81,7 @@ static unsigned int mailstate_spool_count(const char *dir, unsigned int max)
 {
 	struct dirent *d;
 	unsigned int n = 0;
-	DIR *dirp;
+	DIR *dirp = NULL;
 
 	if ((dirp = opendir(dir)) == NULL)
 		return 0;
@@ -90,6 +91,26 @@ static unsigned int mailstate_spool_count(const char *dir, unsigned int max)
 	}
 	(void)closedir(dirp);
 	return n;
+}
+
+static void mailstate_retry_fire(struct mailstate_user *muser)
+{
+	timeout_remove(&muser->retry_to);
+	muser->spool_maybe_nonempty = TRUE;
+	mailstate_spool_replay(muser, FALSE);
+}
+
+/* In a long session (an IDLE client), try the spool again after
+   retry_msecs while it is not empty, so a read spooled while the tracker
+   restarted arrives without the user's next login (issue 15).  One failed
+   round per interval while the tracker stays down. */
+static void mailstate_retry_arm(struct mailstate_user *muser)
+{
+	if (muser->retry_msecs == 0 || muser->deinit ||
+	    muser->retry_to != NULL || muser->spool_dir == NULL)
+		return;
+	muser->retry_to = timeout_add(muser->retry_msecs,
+				      mailstate_retry_fire, muser);
 }
 
 int mailstate_spool_write(struct mailstate_user *muser, const char *body)
@@ -153,6 +174,7 @@ int mailstate_spool_write(struct mailstate_user *muser, const char *body)
 		i_close_fd(&fd);
 	}
 	muser->spool_maybe_nonempty = TRUE;
+	mailstate_retry_arm(muser);
 	e_info(event, "mailstate: tracker unavailable, event spooled to %s",
 	       path);
 	return 0;
@@ -193,6 +215,29 @@ static bool mailstate_retry_status(const struct http_response *resp)
 		http_response_header_get(resp, "WWW-Authenticate") != NULL);
 }
 
+/* The tracker's "error" and "detail" of an answer, for the log.  Its JSON
+   error bodies are a few dozen bytes written with the header in one go, so
+   what the payload stream already holds is read without waiting; anything
+   that is not there yet (or is not JSON) shows as "-". */
+static const char *mailstate_tracker_reason(const struct http_response *resp)
+{
+	char error[READEV_ERROR_MAX + 1], detail[READEV_DETAIL_MAX + 1];
+	string_t *buf = t_str_new(256);
+	const unsigned char *data;
+	size_t size;
+
+	if (resp->payload != NULL) {
+		while (str_len(buf) < 4096 &&
+		       i_stream_read_more(resp->payload, &data, &size) > 0) {
+			str_append_data(buf, data, size);
+			i_stream_skip(resp->payload, size);
+		}
+	}
+	if (readev_error_body(str_c(buf), str_len(buf), error, detail) < 0)
+		return "error=- detail=-";
+	return t_strdup_printf("error=%s detail=\"%s\"", error, detail);
+}
+
 static void
 mailstate_response(const struct http_response *resp, struct mailstate_req *req)
 {
@@ -206,6 +251,8 @@ mailstate_response(const struct http_response *resp, struct mailstate_req *req)
 	if (resp->status / 100 == 2) {
 		e_debug(event, "mailstate: tracker recorded %s", req->body);
 		mailstate_req_done_claim(req);
+		if (replay)
+			muser->replay_done++;
 	} else if (mailstate_retry_status(resp)) {
 		/* A token the tracker does not know (yet, or any more) is a
 		   configuration to fix, not a bad event: keep it for later. */
@@ -217,15 +264,22 @@ mailstate_response(const struct http_response *resp, struct mailstate_req *req)
 		if (replay)
 			muser->replay_failed++;
 	} else if (resp->status == 404) {
-		/* Not a mail this server recorded: nothing to retry. */
-		e_debug(event, "mailstate: tracker does not know the mail "
-			"(404), dropped: %s", req->body);
+		/* Not a mail or recipient this server recorded: nothing to
+		   retry, but the sender will see "sent" for good, so say why
+		   at info (issue 11). */
+		e_info(event, "mailstate: tracker does not know the mail "
+		       "(404), dropped: %s: %s", mailstate_tracker_reason(resp),
+		       req->body);
 		mailstate_req_done_claim(req);
+		if (replay)
+			muser->replay_done++;
 	} else if (resp->status / 100 == 4 || resp->status / 100 == 3) {
 		e_error(event, "mailstate: tracker refused the event "
-			"(%u %s), dropped: %s", resp->status, resp->reason,
-			req->body);
+			"(%u %s), dropped: %s: %s", resp->status, resp->reason,
+			mailstate_tracker_reason(resp), req->body);
 		mailstate_req_done_claim(req);
+		if (replay)
+			muser->replay_done++;
 	} else {
 		e_warning(event, "mailstate: %s: %u %s", muser->url,
 			  resp->status, resp->reason);
@@ -236,8 +290,12 @@ mailstate_response(const struct http_response *resp, struct mailstate_req *req)
 
 	if (replay) {
 		i_assert(muser->replay_inflight > 0);
-		if (--muser->replay_inflight == 0 && muser->replay_failed == 0)
-			mailstate_spool_replay(muser, FALSE);
+		if (--muser->replay_inflight == 0) {
+			if (muser->replay_failed == 0)
+				mailstate_spool_replay(muser, FALSE);
+			else
+				mailstate_retry_arm(muser);
+		}
 	} else if (resp->status / 100 == 2 && muser->spool_maybe_nonempty &&
 		   muser->replay_inflight == 0) {
 		/* The tracker is back: deliver what waited in the spool. */
@@ -281,23 +339,46 @@ void mailstate_send(struct mailstate_user *muser, const char *body)
 	mailstate_submit(muser, body, NULL, NULL);
 }
 
-/* Read a claimed spool file; NULL (logged) if unreadable or too big. */
+/* Read a claimed spool file and rebuild the event from it; NULL with
+   *why_r if it is not a regular file of this user, is empty or too big, or
+   does not parse (readev_spool_parse).  The spool directory is the mail
+   user's to write (shell, SFTP), so its files are input, not our own
+   output: O_NOFOLLOW refuses a symlink to someone else's file, O_NONBLOCK
+   keeps a FIFO from blocking the session, fstat admits only regular files
+   owned by this user with one link.  The request is rebuilt for the
+   session's own recipient: a file naming another recipient cannot speak
+   for them. */
 static const char *
-mailstate_spool_read(struct mailstate_user *muser, const char *path)
+mailstate_spool_read(struct mailstate_user *muser, const char *path,
+		     const char **why_r)
 {
+	struct readev_spooled ev;
+	struct timeval tv;
 	struct stat st;
+	string_t *str;
 	char *buf;
 	int fd, ret;
 
-	if ((fd = open(path, O_RDONLY)) < 0) {
-		e_error(muser->user->event, "mailstate: open(%s) failed: %m",
-			path);
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		*why_r = errno == ELOOP ? "a symbolic link" :
+			t_strdup_printf("open failed: %m");
 		return NULL;
 	}
-	if (fstat(fd, &st) < 0 || st.st_size <= 0 ||
-	    st.st_size > MAILSTATE_SPOOL_FILE_MAX) {
-		e_error(muser->user->event, "mailstate: %s: empty, too big or "
-			"unreadable", path);
+	if (fstat(fd, &st) < 0) {
+		*why_r = t_strdup_printf("fstat failed: %m");
+		i_close_fd(&fd);
+		return NULL;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() || st.st_nlink != 1) {
+		*why_r = !S_ISREG(st.st_mode) ? "not a regular file" :
+			st.st_uid != geteuid() ? "not owned by the mail user" :
+			"a hard link";
+		i_close_fd(&fd);
+		return NULL;
+	}
+	if (st.st_size <= 0 || st.st_size > MAILSTATE_SPOOL_FILE_MAX) {
+		*why_r = st.st_size <= 0 ? "empty" : "too big";
 		i_close_fd(&fd);
 		return NULL;
 	}
@@ -305,11 +386,61 @@ mailstate_spool_read(struct mailstate_user *muser, const char *path)
 	ret = read_full(fd, buf, st.st_size);
 	i_close_fd(&fd);
 	if (ret <= 0) {
-		e_error(muser->user->event, "mailstate: read(%s) failed: %m",
-			path);
+		*why_r = ret == 0 ? "shorter than its size" :
+			t_strdup_printf("read failed: %m");
 		return NULL;
 	}
-	return buf;
+	i_gettimeofday(&tv);
+	ret = readev_spool_parse(buf, st.st_size,
+				 (uint64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000,
+				 &ev);
+	if (ret < 0) {
+		*why_r = readev_spool_strerror(ret);
+		return NULL;
+	}
+	if (ev.recipient[0] != '\0' &&
+	    strcasecmp(ev.recipient, muser->recipient) != 0) {
+		e_warning(muser->user->event, "mailstate: %s names recipient "
+			  "%s, not this user: replayed as %s", path,
+			  ev.recipient, muser->recipient);
+	}
+	str = t_str_new(256);
+	mailstate_body(str, muser, ev.mail_id, ev.sender, ev.event, ev.via,
+		       ev.time, ev.original_recipient[0] == '\0' ? NULL :
+		       ev.original_recipient);
+	return str_c(str);
+}
+
+/* The spool directory must be the mail user's own: a directory (not a
+   symlink to someone else's), owned by this uid, writable by nobody else.
+   Otherwise another user could feed this session's replay. */
+static bool mailstate_spool_dir_ok(struct mailstate_user *muser)
+{
+	struct stat st;
+	int fd;
+
+	fd = open(muser->spool_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+		  O_CLOEXEC);
+	if (fd < 0) {
+		if (errno != ENOENT) {
+			e_error(muser->user->event, "mailstate: open(%s) "
+				"failed: %m; spool not replayed",
+				muser->spool_dir);
+		}
+		return FALSE;
+	}
+	if (fstat(fd, &st) < 0 || st.st_uid != geteuid() ||
+	    (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+		e_error(muser->user->event, "mailstate: spool %s is not the "
+			"mail user's own (owner uid %ld, mode %04o; want uid "
+			"%ld, not group/other writable); not replayed",
+			muser->spool_dir, (long)st.st_uid,
+			(unsigned int)(st.st_mode & 07777), (long)geteuid());
+		i_close_fd(&fd);
+		return FALSE;
+	}
+	i_close_fd(&fd);
+	return TRUE;
 }
 
 /* "NAME.json.PID": a claim; returned if its process is gone. */
@@ -342,12 +473,16 @@ static int mailstate_name_cmp(const char *const *a, const char *const *b)
 static void
 mailstate_spool_replay_round(struct mailstate_user *muser, bool at_init)
 {
-	const char *dir = muser->spool_dir, *name, *path, *claim, *body;
+	const char *dir = muser->spool_dir, *name, *path, *claim, *body, *why;
 	ARRAY_TYPE(const_string) names;
 	struct dirent *d;
 	DIR *dirp;
 	unsigned int i, count;
 
+	if (!mailstate_spool_dir_ok(muser)) {
+		muser->spool_maybe_nonempty = FALSE;
+		return;
+	}
 	if ((dirp = opendir(dir)) == NULL) {
 		if (errno != ENOENT) {
 			e_error(muser->user->event, "mailstate: "
@@ -387,15 +522,19 @@ mailstate_spool_replay_round(struct mailstate_user *muser, bool at_init)
 			}
 			continue;
 		}
-		if ((body = mailstate_spool_read(muser, claim)) == NULL) {
-			/* unreadable: set aside (a dot-name is never replayed)
+		if ((body = mailstate_spool_read(muser, claim, &why)) == NULL) {
+			/* refused: set aside (a dot-name is never replayed)
 			   instead of failing again at every login */
 			const char *bad = t_strdup_printf("%s/.bad-%s", dir, name);
 
 			if (rename(claim, bad) == 0) {
-				e_error(muser->user->event, "mailstate: "
-					"unreadable spool file set aside as %s",
-					bad);
+				e_error(muser->user->event, "mailstate: spool "
+					"file %s refused (%s), set aside as %s",
+					path, why, bad);
+			} else {
+				e_error(muser->user->event, "mailstate: spool "
+					"file %s refused (%s); rename to %s "
+					"failed: %m", path, why, bad);
 			}
 			continue;
 		}
@@ -428,8 +567,8 @@ void mailstate_spool_replay(struct mailstate_user *muser, bool at_init)
 static void mailstate_wait_timeout(struct mailstate_user *muser)
 {
 	e_warning(muser->user->event, "mailstate: tracker did not answer "
-		  "within %u ms at logout; spooling %s", muser->timeout_msecs,
-		  "what is left");
+		  "within %u ms at the end of the session; spooling %s",
+		  muser->timeout_msecs, "what is left");
 	muser->wait_timed_out = TRUE;
 	io_loop_stop(current_ioloop);
 }
@@ -457,10 +596,31 @@ static void mailstate_wait(struct mailstate_user *muser)
 	io_loop_destroy(&ioloop);
 }
 
+void mailstate_replay_wait(struct mailstate_user *muser)
+{
+	unsigned int left;
+
+	if (muser->spool_dir == NULL)
+		return;
+	if (muser->replay_inflight == 0) {
+		muser->spool_maybe_nonempty = TRUE;
+		mailstate_spool_replay(muser, FALSE);
+	}
+	if (muser->reqs != NULL)
+		mailstate_wait(muser);
+	left = mailstate_spool_count(muser->spool_dir, muser->spool_max);
+	if (muser->replay_done > 0 || left > 0) {
+		e_info(muser->user->event, "mailstate: replay: %u spooled "
+		       "events answered, %u left in %s", muser->replay_done,
+		       left, muser->spool_dir);
+	}
+}
+
 void mailstate_send_deinit(struct mailstate_user *muser)
 {
 	struct mailstate_req *req;
 
+	timeout_remove(&muser->retry_to);
 	muser->deinit = TRUE;
 	if (muser->http == NULL)
 		return;

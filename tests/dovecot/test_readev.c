@@ -179,6 +179,199 @@ static void test_spool_names(void **state)
     assert_int_equal(readev_claim_parse("x.json.42", orig, 6, &pid), -1);
 }
 
+struct addr_case {
+    const char *in;
+    int ok;
+};
+
+static void test_address(void **state)
+{
+    static const struct addr_case cases[] = {
+        { "bob@a.example", 1 },
+        { "bob+news@a.example", 1 },
+        { "b@c", 1 },
+        /* bad input from here on */
+        { "", 0 },
+        { "bob", 0 },
+        { "@a.example", 0 },
+        { "bob@", 0 },
+        { "bob@a@b.example", 0 },
+        { "bob @a.example", 0 },
+        { "<bob@a.example>", 0 },
+        { "\"bob\"@a.example", 0 },
+        { "bob@a.example,carol@a.example", 0 },
+        { "bob@a.example\r\n", 0 },
+        { "bob@a\x7f.example", 0 },
+    };
+    char out[READEV_SENDER_MAX + 1];
+    char big[READEV_SENDER_MAX + 2];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int rc = readev_address(cases[i].in, out);
+
+        if (cases[i].ok ? rc != 0 || strcmp(out, cases[i].in) != 0 : rc != -1)
+            fail_msg("address \"%s\": rc %d", cases[i].in, rc);
+    }
+    /* bad input: one byte over the bound */
+    memset(big, 'a', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    big[10] = '@';
+    assert_int_equal(readev_address(big, out), -1);
+}
+
+struct tparse_case {
+    const char *in;
+    uint64_t want;     /* 0 = refused */
+};
+
+static void test_time_parse(void **state)
+{
+    static const struct tparse_case cases[] = {
+        { "2026-11-28T10:05:00.123Z", UINT64_C(1795860300123) },
+        { "2026-11-28T10:05:00Z", UINT64_C(1795860300000) },
+        { "1970-01-01T00:00:00.001Z", 1 },
+        { "2024-02-29T00:00:00Z", UINT64_C(1709164800000) },
+        /* bad input from here on */
+        { "", 0 },
+        { "2026-11-28 10:05:00Z", 0 },
+        { "2026-11-28T10:05:00+01:00", 0 },
+        { "2026-11-28T10:05:00.12Z", 0 },
+        { "2026-11-28T10:05:60Z", 0 },
+        { "2026-13-28T10:05:00Z", 0 },
+        { "2026-02-31T10:05:00Z", 0 },
+        { "2025-02-29T10:05:00Z", 0 },
+        { "1969-12-31T23:59:59Z", 0 },
+        { "2026-11-28T1a:05:00Z", 0 },
+        { "-026-11-28T10:05:00Z", 0 },
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        uint64_t ms = 42;
+        int rc = readev_time_parse(cases[i].in, &ms);
+
+        if (cases[i].want == 0 ? rc != -1 || ms != 42
+                               : rc != 0 || ms != cases[i].want)
+            fail_msg("time \"%s\": rc %d, %llu", cases[i].in, rc,
+                     (unsigned long long)ms);
+    }
+    /* the id's time prefix: 01JDQ5ZB8S is 2024-11-27T16:06:24.281Z */
+    assert_true(readev_id_time_ms(ID) == UINT64_C(1732723584281));
+}
+
+/* ID's own time is 2024-11-27T16:06:24.281Z; "now" is a day later. */
+#define NOW  UINT64_C(1732809984281)
+#define OK_T "2024-11-27T17:00:00.000Z"
+#define BODY(extra) "{\"mail_id\":\"" ID "." TAG "\",\"sender\":\"alice@a.example\"" extra "}"
+
+struct spool_case {
+    const char *what;
+    const char *in;
+    int want;              /* 0 or READEV_E* */
+    const char *via;       /* expected via when accepted */
+};
+
+static void test_spool_parse(void **state)
+{
+    static const struct spool_case cases[] = {
+        { "read as the plugin writes it",
+          BODY(",\"recipient\":\"bob@a.example\",\"via\":\"imap\",\"event\":\"read\",\"time\":\"" OK_T "\""), 0, "imap" },
+        { "via defaults to the event's",
+          BODY(",\"event\":\"deleted_unread\",\"time\":\"" OK_T "\""), 0, "imap" },
+        { "received over lda with its original recipient",
+          BODY(",\"event\":\"received\",\"via\":\"lda\",\"original_recipient\":\"team@a.example\",\"time\":\"" OK_T "\""), 0, "lda" },
+        { "received defaults to lmtp",
+          BODY(",\"event\":\"received\",\"time\":\"" OK_T "\""), 0, "lmtp" },
+        { "within the skew before the id's time",
+          BODY(",\"event\":\"read\",\"time\":\"2024-11-27T16:02:00.000Z\""), 0, "imap" },
+        /* bad input from here on: what a mail user could drop in the spool */
+        { "not JSON", "read bob@a.example", READEV_EJSON, NULL },
+        { "a JSON array", "[1,2]", READEV_EJSON, NULL },
+        { "duplicate member (which one would count?)",
+          BODY(",\"event\":\"read\",\"event\":\"read\",\"time\":\"" OK_T "\""), READEV_EJSON, NULL },
+        { "no mail id", "{\"sender\":\"alice@a.example\",\"event\":\"read\",\"time\":\"" OK_T "\"}", READEV_EID, NULL },
+        { "mail id a number", "{\"mail_id\":42,\"sender\":\"alice@a.example\",\"event\":\"read\",\"time\":\"" OK_T "\"}", READEV_EID, NULL },
+        { "malformed mail id", "{\"mail_id\":\"x.y\",\"sender\":\"alice@a.example\",\"event\":\"read\",\"time\":\"" OK_T "\"}", READEV_EID, NULL },
+        { "sender not an address", "{\"mail_id\":\"" ID "." TAG "\",\"sender\":\"alice\",\"event\":\"read\",\"time\":\"" OK_T "\"}", READEV_ESENDER, NULL },
+        { "unknown event", BODY(",\"event\":\"sent\",\"time\":\"" OK_T "\""), READEV_EEVENT, NULL },
+        { "no event", BODY(",\"time\":\"" OK_T "\""), READEV_EEVENT, NULL },
+        { "via api (not the plugin's)", BODY(",\"event\":\"read\",\"via\":\"api\",\"time\":\"" OK_T "\""), READEV_EVIA, NULL },
+        { "read claimed by lmtp", BODY(",\"event\":\"read\",\"via\":\"lmtp\",\"time\":\"" OK_T "\""), READEV_EVIA, NULL },
+        { "via not a string", BODY(",\"event\":\"read\",\"via\":1,\"time\":\"" OK_T "\""), READEV_EVIA, NULL },
+        { "no time", BODY(",\"event\":\"read\""), READEV_ETIME, NULL },
+        { "time with an offset", BODY(",\"event\":\"read\",\"time\":\"2024-11-27T17:00:00+01:00\""), READEV_ETIME, NULL },
+        { "backdated before the mail existed", BODY(",\"event\":\"read\",\"time\":\"2024-11-27T15:00:00.000Z\""), READEV_EPAST, NULL },
+        { "in the future", BODY(",\"event\":\"read\",\"time\":\"2024-11-28T17:00:00.000Z\""), READEV_EFUTURE, NULL },
+        { "original recipient on a read", BODY(",\"event\":\"read\",\"original_recipient\":\"team@a.example\",\"time\":\"" OK_T "\""), READEV_EORIG, NULL },
+        { "original recipient not an address", BODY(",\"event\":\"received\",\"original_recipient\":\"team\",\"time\":\"" OK_T "\""), READEV_EORIG, NULL },
+        { "recipient not an address", BODY(",\"event\":\"read\",\"recipient\":\"carol@a.example, bob@a.example\",\"time\":\"" OK_T "\""), READEV_ERCPT, NULL },
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct readev_spooled ev;
+        int rc;
+
+        memset(&ev, 0x55, sizeof ev);
+        rc = readev_spool_parse(cases[i].in, strlen(cases[i].in), NOW, &ev);
+        if (rc != cases[i].want)
+            fail_msg("%s: rc %d (%s)", cases[i].what, rc, readev_spool_strerror(rc));
+        if (rc != 0) {
+            if (((unsigned char *)&ev)[0] != 0x55)
+                fail_msg("%s: out written on refusal", cases[i].what);
+            continue;
+        }
+        assert_string_equal(ev.mail_id, ID "." TAG);
+        assert_string_equal(ev.sender, "alice@a.example");
+        assert_string_equal(ev.via, cases[i].via);
+        assert_int_equal(strlen(ev.time), READEV_TIME_LEN);
+    }
+}
+
+static void test_spool_parse_fields(void **state)
+{
+    struct readev_spooled ev;
+    const char *in = BODY(",\"recipient\":\"carol@a.example\",\"event\":\"received\","
+                          "\"original_recipient\":\"team@a.example\",\"time\":\"2024-11-27T17:00:00Z\"");
+
+    (void)state;
+    assert_int_equal(readev_spool_parse(in, strlen(in), NOW, &ev), 0);
+    assert_string_equal(ev.event, "received");
+    assert_string_equal(ev.time, "2024-11-27T17:00:00.000Z");
+    assert_string_equal(ev.original_recipient, "team@a.example");
+    /* the file's recipient is reported, for the log only */
+    assert_string_equal(ev.recipient, "carol@a.example");
+    /* bad input: the buffer is cut short (no NUL inside the length) */
+    assert_int_equal(readev_spool_parse(in, 10, NOW, &ev), READEV_EJSON);
+}
+
+static void test_error_body(void **state)
+{
+    char error[READEV_ERROR_MAX + 1], detail[READEV_DETAIL_MAX + 1];
+    const char *in = "{\"error\":\"recipient_not_found\",\"detail\":\"no entry\\nfor bob\"}";
+    char big[600];
+
+    (void)state;
+    assert_int_equal(readev_error_body(in, strlen(in), error, detail), 0);
+    assert_string_equal(error, "recipient_not_found");
+    /* bad input: a newline in the detail would forge a second log line */
+    assert_string_equal(detail, "no entry?for bob");
+    in = "{\"error\":42}";
+    assert_int_equal(readev_error_body(in, strlen(in), error, detail), 0);
+    assert_string_equal(error, "-");
+    assert_string_equal(detail, "-");
+    /* bad input: not JSON (a proxy's HTML page), a JSON string */
+    assert_int_equal(readev_error_body("<html>", 6, error, detail), -1);
+    assert_int_equal(readev_error_body("\"x\"", 3, error, detail), -1);
+    /* bad input: a detail longer than the buffer is cut */
+    memset(big, 'd', sizeof big);
+    memcpy(big, "{\"detail\":\"", 11);
+    memcpy(big + sizeof big - 2, "\"}", 2);
+    assert_int_equal(readev_error_body(big, sizeof big, error, detail), 0);
+    assert_int_equal(strlen(detail), READEV_DETAIL_MAX);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -186,6 +379,11 @@ int main(void)
         cmocka_unit_test(test_sender),
         cmocka_unit_test(test_time),
         cmocka_unit_test(test_spool_names),
+        cmocka_unit_test(test_address),
+        cmocka_unit_test(test_time_parse),
+        cmocka_unit_test(test_spool_parse),
+        cmocka_unit_test(test_spool_parse_fields),
+        cmocka_unit_test(test_error_body),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
