@@ -131,6 +131,9 @@ struct conf {
     int       tracker_forward_backoff_max; /* seconds, cap of the retry backoff */
     int       tracker_forward_timeout;     /* seconds per sync request */
     int       tracker_forward_poll;        /* seconds between looks at an idle outbox */
+    int       tracker_forward_max_queue;   /* outbox items per peer (0 = no bound) */
+    int       tracker_max_connections_per_ip; /* 0 = no per-address limit */
+    int       tracker_max_scan;            /* mails one list request examines */
     char     *tracker_public_url;   /* "" = unknown (cookie not Secure) */
     char     *tracker_www_dir;      /* the web page's files */
 
@@ -148,6 +151,7 @@ struct conf {
 
     /* [log] */
     int log_level;                  /* enum log_level */
+    int log_rate;                   /* tracker story lines per second (0 = no limit) */
 
     /* [token NAME] */
     struct conf_token *tokens;

@@ -124,6 +124,17 @@ const struct conf_key conf_keys[] = {
       C(tracker_forward_timeout), "a sync request to a peer that takes longer is retried" },
     { "tracker", "forward_poll", CT_DURATION, "30s", 1, DAY, NULL, C(tracker_forward_poll),
       "how often an idle forwarder looks at the outbox (new reads wake it at once)" },
+    { "tracker", "max_connections_per_ip", CT_INT, "256", 0, 65536, NULL,
+      C(tracker_max_connections_per_ip),
+      "concurrent connections from one client address; more are closed at once (0: no "
+      "limit; raise it where many Dovecot processes share one address)" },
+    { "tracker", "max_scan", CT_INT, "10000", 10, 100000000, NULL, C(tracker_max_scan),
+      "mails one list request examines; beyond it the page holds what was found and "
+      "next_cursor goes on from there" },
+    { "tracker", "forward_max_queue", CT_INT, "100000", 0, 100000000, NULL,
+      C(tracker_forward_max_queue),
+      "outbox items per peer (one per mail and recipient); beyond it changes are recorded "
+      "here but not forwarded (0: no bound)" },
 
     /* issue 12: the sender's own view */
     { "tracker", "public_url", CT_STRING, "", 0, 0, NULL, C(tracker_public_url),
@@ -151,6 +162,9 @@ const struct conf_key conf_keys[] = {
 
     { "log", "level", CT_ENUM, "info", 0, 0, level_names, C(log_level),
       "error, warn, info or debug" },
+    { "log", "rate", CT_INT, "100", 0, 1000000, NULL, C(log_rate),
+      "the tracker's per-change and per-refusal lines: at most this many of each per "
+      "second, the rest counted as suppressed (0: no limit)" },
 
     /* Named sections: the default text is the sample's example value. */
     { "server", "domains", CT_DOMAINS, "a.example b.example .dept.a.example", 0, 0, NULL,

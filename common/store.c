@@ -16,6 +16,7 @@
 #include "log.h"
 #include "store_db.h"
 #include "store_env.h"
+#include "store_outbox.h"
 #include "store_me.h"
 #include "store_rec.h"
 #include "xmem.h"
@@ -137,6 +138,7 @@ struct mark_arg {
     const char       *id, *rcpt, *via, *forward_to;
     uint64_t          when, now;
     int               deleted;     /* 0 = read, 1 = deleted_unread */
+    int               overflow;    /* the peer's outbox was full: not queued */
     const struct store_rcpt *remote; /* merge */
     struct store_rcpt after;
 };
@@ -147,6 +149,7 @@ static int mark_fn(store_t *st, MDB_txn *txn, void *arg)
     int changed = 1, rc;
 
     store_rcpt_clear(&a->after);
+    a->overflow = 0;
     rc = store_db_rcpt_load(st, txn, a->id, a->rcpt, &a->after);
     if (rc != 0)
         return rc;
@@ -161,7 +164,8 @@ static int mark_fn(store_t *st, MDB_txn *txn, void *arg)
     a->after.updated_ms = a->now;
     rc = store_db_rcpt_save(st, txn, a->id, &a->after);
     if (rc == 0 && a->forward_to)
-        rc = store_db_outbox_add(st, txn, a->forward_to, a->id, a->rcpt, a->now);
+        rc = store_outbox_add_txn(st, txn, a->forward_to, a->id, a->rcpt, a->now,
+                                  &a->overflow);
     return rc;
 }
 
@@ -176,6 +180,8 @@ static int mark_run(store_t *st, struct mark_arg *a, struct store_rcpt *after)
     if (a->when == 0)
         a->when = a->now;
     int rc = store_env_write(st, mark_fn, a);
+    if (rc == STORE_OK && a->overflow)
+        store_outbox_overflowed(st, a->id, a->rcpt, a->forward_to);
     if (rc == STORE_OK && after)
         *after = a->after;
     else
@@ -247,6 +253,7 @@ struct list_arg {
     const struct store_query *q;
     struct store_list        *out;
     size_t                    cap;
+    size_t                    max_scan;   /* 0 = no bound */
 };
 
 /* 1 if rec passes the filters the scan itself does not apply. */
@@ -283,6 +290,8 @@ static int list_fn(store_t *st, MDB_txn *txn, void *arg)
     /* Clear an earlier attempt's output (cannot happen for reads today). */
     store_list_clear(out);
     a->cap = 0;
+    size_t scanned = 0;
+    char last[MAILID_ID_LEN + 1] = "";
     if (q->recipient) {
         dbi = st->dbi[STORE_DB_BY_RCPT];
         store_db_key_prefix(&pfx, q->recipient);
@@ -325,6 +334,15 @@ static int list_fn(store_t *st, MDB_txn *txn, void *arg)
         char idz[MAILID_ID_LEN + 1];
         memcpy(idz, id, MAILID_ID_LEN);
         idz[MAILID_ID_LEN] = '\0';
+        if (a->max_scan && scanned == a->max_scan) {
+            /* More may match below: stop here with a cursor rather than walk
+             * the whole log under one read transaction. */
+            out->scan_limited = 1;
+            memcpy(out->next_cursor, last, MAILID_ID_LEN + 1);
+            break;
+        }
+        scanned++;
+        memcpy(last, idz, MAILID_ID_LEN + 1);
         struct store_mail_rec *rec;
         rc = store_db_rec_load(st, txn, idz, &rec);
         if (rc == STORE_ENOTFOUND) {
@@ -369,7 +387,7 @@ int store_list(store_t *st, const struct store_query *q, struct store_list *out)
         return STORE_EINVAL;
     if (q->until_ms && q->until_ms <= q->since_ms)
         return STORE_OK;                /* an empty interval */
-    struct list_arg a = { q, out, 0 };
+    struct list_arg a = { q, out, 0, st->list_max_scan };
     int rc = store_env_read(st, list_fn, &a);
     if (rc != STORE_OK)
         store_list_clear(out);
@@ -415,6 +433,7 @@ int store_stats(store_t *st, struct store_stats *out)
     out->map_used = (info.me_last_pgno + 1) * (size_t)ms.ms_psize;
     out->commits = atomic_load(&st->commits);
     out->writes = atomic_load(&st->writes);
+    out->outbox_overflow = atomic_load(&st->outbox_overflow);
     return STORE_OK;
 }
 

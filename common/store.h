@@ -14,7 +14,11 @@
  *                                              the Message-ID in normal form,
  *                                              store_msgid_norm; store_me.h)
  *   outbox    peer 0x00 SEQ(u64 BE)  -> version, queued_ms, ID(26) rcpt_key
- *                                       (pending forwards)
+ *                                       (pending forwards; at most one per
+ *                                       (peer, mail, recipient): store_outbox.h)
+ *   outbox_idx peer -> dups ID(26) rcpt_key 0x00 SEQ(u64 BE)
+ *                                      (schema 4, MDB_DUPSORT: finds an
+ *                                       entry's queued item; dups = depth)
  *   parked    same as outbox         -> items a peer refused for good
  *   meta      "schema" (ASCII decimal), "outbox_seq" (u64 LE, global),
  *             "settle" (see map size)
@@ -110,7 +114,10 @@
 
 /* 2: mail records carry the SMTP AUTH login; by_login and by_msgid indexes
  * (a version 1 database gets by_msgid built at open). */
-#define STORE_SCHEMA_VERSION 3
+/* 3: the replay sub-database (sync replay memory; nothing to migrate).
+ * 4: outbox_idx, one outbox item per (peer, mail, recipient) (an older
+ * database gets it built at open, duplicate items coalesced). */
+#define STORE_SCHEMA_VERSION 4
 
 enum store_err {
     STORE_OK        = 0,
@@ -138,6 +145,11 @@ struct store_opts {
     size_t      map_size_max;  /* 0 = same as map_size (no growth) */
     unsigned    max_readers;   /* 0 = 126 */
     int         group_commit;  /* 1 = batch concurrent writes (daemons) */
+    size_t      list_max_scan; /* mails one store_list examines; 0 = no bound */
+    size_t      outbox_max;    /* per-peer outbox bound; 0 = unbounded.  A
+                                  change of an entry not yet queued for a
+                                  full peer is recorded, not queued (logged,
+                                  counted in outbox_overflow) */
 };
 
 struct store_mail {
@@ -185,13 +197,18 @@ struct store_query {
     const char *cursor;        /* NULL, or next_cursor of the previous page */
 };
 /* since/until compare the time in the mail id.  A page is full unless it is
- * the last one (next_cursor ""), so paging never ends on an empty page.
+ * the last one (next_cursor ""), or the scan examined opts.list_max_scan
+ * mails without filling it (scan_limited set): then it holds what it found
+ * (maybe nothing) and next_cursor continues below the last mail examined,
+ * so a filter that matches little (?status=received) costs bounded work per
+ * request instead of a walk of the whole log.
  * A damaged record on the way fails the call with STORE_EIO (logged). */
 
 struct store_list {
     struct store_mail_rec *mails;   /* newest first */
     size_t                 n_mails;
     char                   next_cursor[MAILID_ID_LEN + 1]; /* "" = no more */
+    int                    scan_limited;   /* stopped at list_max_scan */
 };
 
 /* An outbox item: a recipient entry to forward to a peer's /v1/sync. */
@@ -208,6 +225,7 @@ struct store_stats {
     size_t   map_used;          /* bytes in use (last page * page size) */
     uint64_t commits;           /* write transactions committed by this handle */
     uint64_t writes;            /* write operations committed by this handle */
+    uint64_t outbox_overflow;   /* changes not queued: the peer's outbox full */
 };
 
 int store_open(const struct store_opts *opts, store_t **out, char *err, size_t errlen);
@@ -226,7 +244,9 @@ int store_put_sent(store_t *st, const struct store_mail *mail,
 /*
  * A read of (id, rcpt) at when_ms reported via `via`.  If forward_to is not
  * NULL (the sender's home server is that peer), an outbox item for it is
- * added in the same transaction.  *after (optional) receives the entry after
+ * queued in the same transaction: it replaces the entry's item if one is
+ * pending (one item per (peer, mail, recipient)); a new one is not queued
+ * if the peer's outbox is at opts.outbox_max (see store_opts).  *after (optional) receives the entry after
  * the update (caller frees with store_rcpt_clear).
  * STORE_ENOTFOUND / STORE_ENORCPT when this server never recorded it.
  */

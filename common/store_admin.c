@@ -15,6 +15,7 @@
 
 #include "store_db.h"
 #include "store_env.h"
+#include "store_outbox.h"
 #include "store_rec.h"
 #include "xmem.h"
 
@@ -292,30 +293,9 @@ static int seqs_fn(store_t *st, MDB_txn *txn, void *arg)
     int rc = 0;
 
     for (size_t i = 0; rc == 0 && i < a->n; i++) {
-        MDB_val k, v;
         store_db_key_outbox(&key, a->peer, a->seqs[i]);
-        k = store_db_val(&key);
-        if (a->park) {
-            rc = mdb_get(txn, st->dbi[STORE_DB_OUTBOX], &k, &v);
-            if (rc == MDB_NOTFOUND) {
-                rc = 0;                 /* already gone: deleting is idempotent */
-                continue;
-            }
-            if (rc == 0) {
-                /* v points into LMDB's pages, valid only until the next
-                 * update: copy it before mdb_put may move them. */
-                unsigned char *copy = xmalloc(v.mv_size);
-                memcpy(copy, v.mv_data, v.mv_size);
-                v.mv_data = copy;
-                rc = mdb_put(txn, st->dbi[STORE_DB_PARKED], &k, &v, 0);
-                free(copy);
-            }
-        }
-        if (rc == 0) {
-            rc = mdb_del(txn, st->dbi[STORE_DB_OUTBOX], &k, NULL);
-            if (rc == MDB_NOTFOUND)
-                rc = 0;
-        }
+        MDB_val k = store_db_val(&key);
+        rc = store_outbox_del_txn(st, txn, &k, st->dbi[STORE_DB_PARKED], a->park);
     }
     return rc;
 }
@@ -362,12 +342,16 @@ static int count_peer(MDB_txn *txn, MDB_dbi dbi, const struct store_key *pfx,
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         if (!key_in_peer(&k, pfx))
             break;
-        if (*count == 0 && first_queued) {
+        if (first_queued) {
+            /* a replaced item keeps its first queued_ms at a later seq
+             * (store_outbox.h): the oldest is a minimum, not the first */
             char id[MAILID_ID_LEN + 1];
             const char *r;
             size_t rl;
-            if (store_rec_outbox_decode(v.mv_data, v.mv_size, first_queued, id, &r, &rl) < 0)
-                *first_queued = 0;
+            uint64_t q;
+            if (store_rec_outbox_decode(v.mv_data, v.mv_size, &q, id, &r, &rl) == 0 &&
+                q != 0 && (*first_queued == 0 || q < *first_queued))
+                *first_queued = q;
         }
         (*count)++;
     }

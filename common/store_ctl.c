@@ -15,6 +15,7 @@
 
 #include "store_db.h"
 #include "store_env.h"
+#include "store_outbox.h"
 #include "store_rec.h"
 #include "xmem.h"
 
@@ -288,8 +289,13 @@ static int move_dbi(store_t *st, MDB_txn *txn, MDB_dbi from, struct move_arg *a)
                 rc = mdb_put(txn, st->dbi[STORE_DB_OUTBOX], &keys[i], &v, 0);
                 free(copy);
             }
+            /* one item per entry (store_outbox.h) */
+            if (rc == 0)
+                rc = store_outbox_adopt_txn(st, txn, &keys[i]);
         }
-        if (rc == 0)
+        if (rc == 0 && from == st->dbi[STORE_DB_OUTBOX])
+            rc = store_outbox_del_txn(st, txn, &keys[i], 0, 0);   /* and its index */
+        else if (rc == 0)
             rc = mdb_del(txn, from, &keys[i], NULL);
         if (rc == 0)
             a->done++;

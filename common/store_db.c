@@ -8,6 +8,7 @@
 
 #include "log.h"
 #include "store_me.h"
+#include "store_outbox.h"
 #include "store_rec.h"
 #include "xmem.h"
 
@@ -247,34 +248,7 @@ int store_db_mail_delete(store_t *st, MDB_txn *txn, const char *id)
 int store_db_outbox_add(store_t *st, MDB_txn *txn, const char *peer,
                         const char *id, const char *rcpt, uint64_t now_ms)
 {
-    MDB_val mk = { 10, (void *)"outbox_seq" }, mv;
-    unsigned char sb[8];
-    uint64_t seq = 0;
-    struct store_key key;
-    struct store_rec_buf b = { 0 };
-    int rc;
-
-    rc = mdb_get(txn, st->dbi[STORE_DB_META], &mk, &mv);
-    if (rc == 0 && mv.mv_size == 8) {
-        for (int i = 7; i >= 0; i--)
-            seq = (seq << 8) | ((const unsigned char *)mv.mv_data)[i];
-    } else if (rc != MDB_NOTFOUND && rc != 0) {
-        return rc;
-    }
-    seq++;
-    for (int i = 0; i < 8; i++)
-        sb[i] = (unsigned char)(seq >> (8 * i));
-    mv.mv_size = 8;
-    mv.mv_data = sb;
-    rc = mdb_put(txn, st->dbi[STORE_DB_META], &mk, &mv, 0);
-    if (rc != 0)
-        return rc;
-    store_db_key_outbox(&key, peer, seq);
-    store_rec_outbox_encode(&b, now_ms, id, rcpt);
-    MDB_val k = store_db_val(&key), v = { b.len, b.p };
-    rc = mdb_put(txn, st->dbi[STORE_DB_OUTBOX], &k, &v, 0);
-    store_rec_buf_free(&b);
-    return rc;
+    return store_outbox_add_txn(st, txn, peer, id, rcpt, now_ms, NULL);
 }
 
 /*
@@ -345,6 +319,8 @@ static int sweep_one(store_t *st, MDB_txn *txn, MDB_dbi dbi, const char *upto)
 int store_db_outbox_sweep(store_t *st, MDB_txn *txn, const char *upto_id)
 {
     int rc = sweep_one(st, txn, st->dbi[STORE_DB_OUTBOX], upto_id);
+    if (rc == 0)
+        rc = store_outbox_idx_sweep(st, txn);
     return rc ? rc : sweep_one(st, txn, st->dbi[STORE_DB_PARKED], upto_id);
 }
 

@@ -60,7 +60,8 @@ int store_db_rcpt_save(store_t *st, MDB_txn *txn, const char *id,
 /* Delete a mail, its recipient entries and their index entries. */
 int store_db_mail_delete(store_t *st, MDB_txn *txn, const char *id);
 
-/* Queue (id, rcpt) for peer under the next outbox sequence number. */
+/* Queue (id, rcpt) for peer under the next outbox sequence number,
+ * replacing the entry's queued item (store_outbox.h); never bounded. */
 int store_db_outbox_add(store_t *st, MDB_txn *txn, const char *peer,
                         const char *id, const char *rcpt, uint64_t now_ms);
 /* Drop outbox and parked items whose recipient entry no longer exists;

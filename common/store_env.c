@@ -21,6 +21,7 @@
 
 #include "log.h"
 #include "store_me.h"
+#include "store_outbox.h"
 #include "xmem.h"
 
 #define STORE_RETRY_MAX       64
@@ -41,6 +42,13 @@ static const char *const db_names[STORE_DB_COUNT] = {
     "mails", "rcpts", "by_sender", "by_rcpt", "outbox", "parked", "meta",
     "by_login", "by_msgid",
     "replay",
+    "outbox_idx",
+};
+
+/* Flags each sub-database is created with; LMDB keeps them on disk, and
+ * every open passes the same ones. */
+static const unsigned db_flags[STORE_DB_COUNT] = {
+    [STORE_DB_OUTBOX_IDX] = MDB_DUPSORT,
 };
 
 uint64_t store_now_ms(void)
@@ -261,7 +269,7 @@ static int dbis_reopen(store_t *st)
     int rc = mdb_txn_begin(st->env, NULL, 0, &txn);
 
     for (int i = 0; rc == 0 && i < STORE_DB_COUNT; i++)
-        rc = mdb_dbi_open(txn, db_names[i], 0, &st->dbi[i]);
+        rc = mdb_dbi_open(txn, db_names[i], db_flags[i], &st->dbi[i]);
     if (rc == 0)
         return mdb_txn_commit(txn);
     if (txn)
@@ -633,7 +641,7 @@ static int open_dbs(store_t *st, MDB_txn *txn, void *arg)
     int rc;
 
     for (int i = 0; i < STORE_DB_COUNT; i++) {
-        rc = mdb_dbi_open(txn, db_names[i], MDB_CREATE, &st->dbi[i]);
+        rc = mdb_dbi_open(txn, db_names[i], MDB_CREATE | db_flags[i], &st->dbi[i]);
         if (rc != 0)
             return rc;
     }
@@ -670,6 +678,11 @@ static int open_dbs(store_t *st, MDB_txn *txn, void *arg)
      * adds are built here, in this one write transaction. */
     if (have < 2) {
         rc = store_me_migrate_1(st, txn);
+        if (rc != 0)
+            return rc;
+    }
+    if (have < 4) {
+        rc = store_outbox_migrate_2(st, txn);
         if (rc != 0)
             return rc;
     }
@@ -717,6 +730,8 @@ int store_env_open(const struct store_opts *opts, store_t **out, char *err, size
     }
     size_t map = opts->map_size ? opts->map_size : STORE_DEFAULT_MAP;
     st->map_size_max = opts->map_size_max > map ? opts->map_size_max : map;
+    st->outbox_max = opts->outbox_max;
+    st->list_max_scan = opts->list_max_scan;
     atomic_init(&st->commits, 0);
     atomic_init(&st->writes, 0);
     atomic_init(&st->settled_at, 0);

@@ -49,6 +49,7 @@ enum store_db {
     STORE_DB_BY_LOGIN,      /* schema 2 */
     STORE_DB_BY_MSGID,      /* schema 2 */
     STORE_DB_REPLAY,
+    STORE_DB_OUTBOX_IDX,    /* schema 4 (MDB_DUPSORT) */
     STORE_DB_COUNT
 };
 
@@ -59,6 +60,9 @@ struct store {
     MDB_dbi              dbi[STORE_DB_COUNT];
     pthread_rwlock_t     maplock;
     size_t               map_size_max;
+    size_t               outbox_max;     /* per peer; 0 = unbounded */
+    size_t               list_max_scan;  /* store_list; 0 = unbounded */
+    atomic_uint_fast64_t outbox_overflow; /* changes not queued (bound) */
     struct store_gc     *gc;             /* NULL without group commit */
     atomic_uint_fast64_t commits, writes;
     atomic_uint_fast64_t settled_at;     /* last txn id after our last settle */

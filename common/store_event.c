@@ -15,6 +15,7 @@
 #include "addr.h"
 #include "store_db.h"
 #include "store_env.h"
+#include "store_outbox.h"
 #include "store_rec.h"
 #include "xmem.h"
 
@@ -25,6 +26,7 @@ struct ev_arg {
     uint64_t                     now;
     struct store_rcpt            after;
     int                          matched;
+    int                          overflow;  /* the peer's outbox was full */
 };
 
 /* Add a fresh member entry (status sent) and its by_rcpt index. */
@@ -143,6 +145,7 @@ static int ev_fn(store_t *st, MDB_txn *txn, void *arg)
     int changed, rc;
 
     store_rcpt_clear(&a->after);
+    a->overflow = 0;
     a->matched = STORE_MATCH_NONE;
     rc = ev_match(st, txn, a, &target);
     if (rc == 0)
@@ -168,7 +171,8 @@ static int ev_fn(store_t *st, MDB_txn *txn, void *arg)
         a->after.updated_ms = a->now;
         rc = store_db_rcpt_save(st, txn, ev->id, &a->after);
         if (rc == 0 && ev->forward_to)
-            rc = store_db_outbox_add(st, txn, ev->forward_to, ev->id, target, a->now);
+            rc = store_outbox_add_txn(st, txn, ev->forward_to, ev->id, target, a->now,
+                                      &a->overflow);
     }
     free(target);
     return rc;
@@ -193,6 +197,8 @@ int store_record_event(store_t *st, const struct store_event_in *ev,
     a.ev = ev;
     a.now = store_now_ms();
     rc = store_env_write(st, ev_fn, &a);
+    if (rc == STORE_OK && a.overflow)
+        store_outbox_overflowed(st, ev->id, ev->rcpt, ev->forward_to);
     if (matched)
         *matched = rc == STORE_OK ? a.matched : STORE_MATCH_NONE;
     if (rc == STORE_OK && after)

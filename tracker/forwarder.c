@@ -477,12 +477,18 @@ void fwd_metrics_write(fwd_t *f, FILE *fp)
           "Items a peer took but refused to merge (counted there by reason)." },
         { "mailstate_forward_items_parked_total", "counter",
           "Items parked because the peer will never take them." },
+        { "mailstate_outbox_full", "gauge",
+          "1 while the peer's outbox is at forward_max_queue (new entries not queued)." },
     };
     struct fwd_peer_stats *s;
     uint64_t now = fwd_now_ms();
 
     if (f == NULL || f->n_peers == 0)
         return;
+    /* the bound is the store's, set at start like the other forward_* keys */
+    pthread_mutex_lock(&f->lock);
+    size_t max = (size_t)f->conf->tracker_forward_max_queue;
+    pthread_mutex_unlock(&f->lock);
     s = xcalloc(f->n_peers, sizeof(*s));
     for (size_t i = 0; i < f->n_peers; i++)
         fwd_peer_stats(f, f->peers[i].name, &s[i]);
@@ -495,6 +501,7 @@ void fwd_metrics_write(fwd_t *f, FILE *fp)
                 s[i].oldest_ms && now > s[i].oldest_ms ? now - s[i].oldest_ms : 0,
                 s[i].parked_total, s[i].attempts, s[i].failures, s[i].sent,
                 s[i].refused, s[i].parked,
+                max > 0 && s[i].depth >= max,
             };
             if (k == 1)     /* an age: seconds with milliseconds */
                 fprintf(fp, "%s{peer=\"%s\"} %" PRIu64 ".%03u\n", m[k].name,

@@ -23,17 +23,20 @@
 #include "auth.h"
 #include "log.h"
 #include "metrics.h"
+#include "reclog.h"
 #include "route.h"
 #include "work.h"
 #include "xmem.h"
 
 #define HTTP_MAX_ARGS   32
 #define HTTP_WRITERS    64
+#define HTTP_QUERIERS   8
 #define HTTP_BACKLOG    1024
 
 struct http {
     struct MHD_Daemon *mhd;
     work_t            *work;
+    work_t            *queries;      /* read-only handlers (lists, lookups) */
     struct api_ctx     ctx;          /* ctx.conf: the current config (one ref) */
     pthread_mutex_t    conf_lock;    /* guards ctx.conf between swap and ref */
     struct http_opts   opts;
@@ -121,8 +124,13 @@ static void http_completed(void *cls, struct MHD_Connection *conn, void **con_cl
     (void)conn;
     if (r == NULL)
         return;
-    if (r->state != HTTP_NEW || r->code != 0)
-        metrics_request(r->route, r->code, http_now_us() - r->start_us);
+    if (r->state != HTTP_NEW || r->code != 0) {
+        uint64_t us = http_now_us() - r->start_us;
+        metrics_request(r->route, r->code, us);
+        log_debug("http: %s answered %u in %llu.%03llu ms (token %s)", route_name(r->route),
+                  r->code, (unsigned long long)(us / 1000), (unsigned long long)(us % 1000),
+                  r->areq.token ? r->areq.token->name : "none");
+    }
     if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
         log_debug("http: request on route %s ended early (%d)", route_name(r->route),
                   (int)toe);
@@ -145,6 +153,8 @@ static enum MHD_Result http_queue(struct http_req *r, struct MHD_Connection *con
     struct MHD_Response *mr;
     enum MHD_Result ret;
 
+    if (r->route == ROUTE_READS)        /* the story line: recorded or refused */
+        reclog_read(r->areq.token, r->body, r->body_len, &r->resp);
     mr = MHD_create_response_from_buffer(r->resp.body_len,
                                          r->resp.body ? r->resp.body : (void *)"",
                                          r->resp.body ? MHD_RESPMEM_MUST_FREE
@@ -332,7 +342,20 @@ static int http_take_body(http_t *h, struct http_req *r, const char *data, size_
     return 0;
 }
 
-/* Runs on the write pool while the connection is suspended. */
+/*
+ * Which requests leave the polling threads: writes (they wait for the group
+ * commit) on the write pool, and every other handler but the two cheap
+ * monitoring routes on the query pool, so a slow list (a walk of up to
+ * max_scan mails) or a lookup never holds up the epoll threads that accept
+ * and read everyone else's requests.  The pools are separate so queries
+ * cannot take the writers' threads.
+ */
+static int http_pooled(int route)
+{
+    return route != ROUTE_HEALTHZ && route != ROUTE_METRICS;
+}
+
+/* Runs on a pool while the connection is suspended. */
 static void http_job(void *arg)
 {
     struct http_req *r = arg;
@@ -378,7 +401,7 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn,
         r->areq.body = r->body;
         r->areq.body_len = r->body_len;
         r->areq.now_ms = http_wall_ms();
-        if (route_is_write(r->route)) {
+        if (http_pooled(r->route)) {
             /*
              * A request may complete its body after http_stop() began (a
              * keep-alive client, or one still uploading when the drain gave
@@ -394,7 +417,7 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn,
             r->state = HTTP_WAIT;
             /* Suspend before submitting, so the job's resume cannot come first. */
             MHD_suspend_connection(conn);
-            work_submit(h->work, http_job, r);
+            work_submit(route_is_write(r->route) ? h->work : h->queries, http_job, r);
             pthread_mutex_unlock(&h->work_lock);
             return MHD_YES;
         }
@@ -505,6 +528,7 @@ int http_start(const struct http_opts *opts, const struct api_ctx *ctx,
         threads = n > 0 ? (unsigned)n : 1;
     }
     h->work = work_start(h->opts.writers);
+    h->queries = work_start(h->opts.queriers ? h->opts.queriers : HTTP_QUERIERS);
 
     flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
             MHD_USE_ERROR_LOG;
@@ -518,6 +542,7 @@ int http_start(const struct http_opts *opts, const struct api_ctx *ctx,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)(threads > 1 ? threads : 0),
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, opts->max_header,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)opts->max_connections,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)opts->max_connections_per_ip,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)opts->idle_timeout,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)HTTP_BACKLOG,
         MHD_OPTION_URI_LOG_CALLBACK, http_uri_cb, h,
@@ -527,6 +552,7 @@ int http_start(const struct http_opts *opts, const struct api_ctx *ctx,
         snprintf(err, errlen, "cannot listen on %s (in use, or not an address of this host)",
                  opts->listen);
         h->work = work_stop(h->work);
+        h->queries = work_stop(h->queries);
         conf_unref(h->ctx.conf);
         pthread_mutex_destroy(&h->conf_lock);
         pthread_mutex_destroy(&h->work_lock);
@@ -590,6 +616,7 @@ http_t *http_stop(http_t *h)
     pthread_mutex_unlock(&h->work_lock);
     /* ... and queued ones finish and resume their connections before MHD stops. */
     h->work = work_stop(h->work);
+    h->queries = work_stop(h->queries);
     http_drain(h, 2000);
     MHD_stop_daemon(h->mhd);
     conf_unref(h->ctx.conf);

@@ -8,14 +8,18 @@
  * token (auth.h) -> body -> api_handle (api.h).  Routes that write
  * (route_is_write) run on a pool of opts.writers threads (work.h) while the
  * connection is suspended, so a write waiting for its group commit never
- * blocks the polling threads and many writes share one commit.  Everything
- * else runs inline.
+ * blocks the polling threads and many writes share one commit.  Every other
+ * handler except /healthz and /metrics runs the same way on a pool of
+ * opts.queriers threads, so a slow query never holds up the polling threads
+ * (nor the writers).
  *
  * Limits, all explicit: request line + headers <= max_header bytes (MHD's
  * per-connection memory; MHD itself answers 431/414 beyond it), request
  * target <= max_url (414), body <= max_body (413, answered before the body
  * is read when Content-Length says so, else as soon as it overflows),
  * at most max_connections connections (further ones wait in the backlog),
+ * at most max_connections_per_ip from one client address (libmicrohttpd
+ * closes further ones at once, so one address cannot take every slot),
  * idle_timeout seconds without progress closes a connection (a client that
  * sends half a request and stalls).
  *
@@ -41,10 +45,12 @@ struct http_opts {
     const char *listen;           /* "HOST:PORT", "[V6]:PORT"; port 0 = any */
     unsigned    threads;          /* MHD pool; 0 = cores */
     unsigned    writers;          /* write pool; 0 = 64 */
+    unsigned    queriers;         /* query pool; 0 = 8 */
     size_t      max_body;
     size_t      max_header;
     size_t      max_url;
     unsigned    max_connections;
+    unsigned    max_connections_per_ip;   /* 0 = no per-address limit */
     unsigned    idle_timeout;     /* seconds */
 };
 

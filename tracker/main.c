@@ -38,6 +38,7 @@
 #include "mailid.h"
 #include "paths.h"
 #include "peer.h"
+#include "reclog.h"
 #include "retention.h"
 #include "store.h"
 
@@ -144,16 +145,20 @@ static void main_reload(const char *path, int given, const struct conf *running,
         c->tracker_max_header != running->tracker_max_header ||
         c->tracker_max_url != running->tracker_max_url ||
         c->tracker_max_connections != running->tracker_max_connections ||
+        c->tracker_max_connections_per_ip != running->tracker_max_connections_per_ip ||
+        c->tracker_max_scan != running->tracker_max_scan ||
         c->tracker_idle_timeout != running->tracker_idle_timeout ||
         c->retention != running->retention ||
         c->tracker_forward_batch != running->tracker_forward_batch ||
         c->tracker_forward_backoff_max != running->tracker_forward_backoff_max ||
         c->tracker_forward_timeout != running->tracker_forward_timeout ||
         c->tracker_forward_poll != running->tracker_forward_poll ||
+        c->tracker_forward_max_queue != running->tracker_forward_max_queue ||
         msys_server_count(c->msys) != msys_server_count(running->msys))
         log_warn("reload: listen, store, this_server, threads, limits, retention, "
                  "forward_* and server list changes take effect at the next restart");
     log_set_level((enum log_level)c->log_level);
+    reclog_set_rate((unsigned)c->log_rate);
     peer_set_conf(c);           /* sync receiver and forwarder: own references */
     http_set_conf(http, c);
     log_info("reload: %s loaded", path);
@@ -201,6 +206,7 @@ int main(int argc, char **argv)
     }
     log_close();
     log_open("mailstate-tracker", foreground, (enum log_level)conf->log_level);
+    reclog_set_rate((unsigned)conf->log_rate);
 
     if (!foreground && daemon(0, 0) != 0)
         log_fatal("cannot become a daemon: %s", strerror(errno));
@@ -224,6 +230,8 @@ int main(int argc, char **argv)
         .map_size = conf->store_map_size,
         .map_size_max = conf->store_map_size_max,
         .group_commit = 1,
+        .outbox_max = (size_t)conf->tracker_forward_max_queue,
+        .list_max_scan = (size_t)conf->tracker_max_scan,
     };
     if (store_open(&so, &st, err, sizeof err) != STORE_OK) {
         log_error("cannot open the mail log in %s: %s", conf->store_path, err);
@@ -244,6 +252,7 @@ int main(int argc, char **argv)
         .max_url = conf->tracker_max_url,
         .max_connections = conf->tracker_max_connections > 0
                            ? (unsigned)conf->tracker_max_connections : 1024,
+        .max_connections_per_ip = (unsigned)conf->tracker_max_connections_per_ip,
         .idle_timeout = conf->tracker_idle_timeout > 0
                         ? (unsigned)conf->tracker_idle_timeout : 30,
     };

@@ -166,9 +166,13 @@ char *metrics_render(store_t *st, size_t *len)
                 "# TYPE mailstate_store_commits_total counter\n"
                 "mailstate_store_commits_total %llu\n"
                 "# TYPE mailstate_store_writes_total counter\n"
-                "mailstate_store_writes_total %llu\n",
+                "mailstate_store_writes_total %llu\n"
+                "# HELP mailstate_outbox_overflow_total Changes recorded but not queued for "
+                "a peer: its outbox was at forward_max_queue.\n"
+                "# TYPE mailstate_outbox_overflow_total counter\n"
+                "mailstate_outbox_overflow_total %llu\n",
                 ss.map_size, ss.map_used, (unsigned long long)ss.commits,
-                (unsigned long long)ss.writes);
+                (unsigned long long)ss.writes, (unsigned long long)ss.outbox_overflow);
     peer_metrics_write(fp);             /* outbox, forwards, refused syncs */
     me_metrics_write(fp);               /* user password checks (issue 12) */
     if (fclose(fp) != 0 || buf == NULL)

@@ -16,7 +16,7 @@
  *   mailstate_reads_ignored_total{reason}         counter (opt_out, tracking_off)
  *   mailstate_store_errors_total                  counter
  *   mailstate_store_map_size_bytes, _map_used_bytes, _commits_total,
- *   _writes_total                                 from store_stats (if st)
+ *   _writes_total, mailstate_outbox_overflow_total from store_stats (if st)
  *   mailstate_http_in_flight                      gauge
  *   and the peer sync's (peer_metrics_write: outbox depth/age, forwards
  *   per peer, syncs refused by reason; docs/sync.md)

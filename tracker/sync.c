@@ -27,6 +27,7 @@
 #include "addr.h"
 #include "log.h"
 #include "msys.h"
+#include "reclog.h"
 #include "xmem.h"
 
 #define SYNC_MAC_LEN       crypto_auth_hmacsha256_BYTES
@@ -646,12 +647,14 @@ static int sync_apply_c(sync_receiver_t *r, const struct conf *c, const char *pe
         if (why == SYNC_R_COUNT) {
             res->merged++;
             atomic_fetch_add(&sync_merged, 1);
+            reclog_line(e->id, e->rcpt.address, store_status_name(e->rcpt.status),
+                        e->rcpt.via, "peer", peer, NULL, NULL);
         } else {
             res->refused++;
             res->by_reason[why]++;
             atomic_fetch_add(&sync_refused[why], 1);
-            log_warn("sync from %s: mail %s: entry for %s refused: %s", peer,
-                     e->id, e->rcpt.address, sync_reason_name(why));
+            reclog_line(e->id, e->rcpt.address, store_status_name(e->rcpt.status),
+                        e->rcpt.via, "peer", peer, sync_reason_name(why), NULL);
         }
     }
     xfree(job.why);

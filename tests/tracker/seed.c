@@ -3,12 +3,13 @@
  * tracker's tests and benchmark (before and besides the real milter).
  *
  *   seed -d STORE_DIR -k KEY_FILE [-s SENDER] [-r RCPT]... [-R N] [-m N]
- *        [-a AGE_S] [-S SERVER] [-M MAP_SIZE_MB]
+ *        [-a AGE_S] [-S SERVER] [-M MAP_SIZE_MB] [-i ID.TAG]
  *
  * Records -m mails (default 1) from SENDER (default alice@a.example), each
  * with the -r recipients plus N generated ones (u0@a.example ... with -R N),
  * created AGE_S seconds ago (default 0), recipients on server SERVER
- * (default mx1; "-r ADDR=SRV" puts one recipient on server SRV).  Prints one line per mail: the X-Mail-Id value ID.TAG.
+ * (default mx1; "-r ADDR=SRV" puts one recipient on server SRV).  -i records
+ * the one mail under an id made before (the same mail on a second server).  Prints one line per mail: the X-Mail-Id value ID.TAG.
  * Exit 0, or 1 with a message on stderr.
  */
 #include <stdio.h>
@@ -56,13 +57,13 @@ static void seed_addr(const char *s, struct addr *a)
 int main(int argc, char **argv)
 {
     const char *dir = NULL, *keyfile = NULL, *sender_in = "alice@a.example";
-    const char *server = "mx1";
+    const char *server = "mx1", *id_in = NULL;
     char **rcpt_in = xcalloc((size_t)argc, sizeof *rcpt_in);
     size_t n_in = 0, n_gen = 0, n_mails = 1, map_mb = 64;
     long long age_s = 0;
     int opt;
 
-    while ((opt = getopt(argc, argv, "d:k:s:r:R:m:a:S:M:")) != -1) {
+    while ((opt = getopt(argc, argv, "d:k:s:r:R:m:a:S:M:i:")) != -1) {
         switch (opt) {
         case 'd': dir = optarg; break;
         case 'k': keyfile = optarg; break;
@@ -73,6 +74,7 @@ int main(int argc, char **argv)
         case 'a': age_s = strtoll(optarg, NULL, 10); break;
         case 'S': server = optarg; break;
         case 'M': map_mb = strtoul(optarg, NULL, 10); break;
+        case 'i': id_in = optarg; n_mails = 1; break;
         default:
             fprintf(stderr, "usage: seed -d DIR -k KEY [-s SENDER] [-r RCPT]... "
                             "[-R N] [-m N] [-a AGE_S] [-S SERVER] [-M MB]\n");
@@ -133,7 +135,11 @@ int main(int argc, char **argv)
         char value[MAILID_VALUE_LEN + 1];
         struct store_mail mail;
         memset(&mail, 0, sizeof mail);
-        if (mailid_make(key, key_len, sender.key, created, value) != MAILID_OK) {
+        if (id_in != NULL && strlen(id_in) <= MAILID_VALUE_LEN &&
+            strlen(id_in) > MAILID_ID_LEN) {
+            snprintf(value, sizeof(value), "%s", id_in);
+        } else if (id_in != NULL ||
+                   mailid_make(key, key_len, sender.key, created, value) != MAILID_OK) {
             fprintf(stderr, "seed: cannot make a mail id\n");
             status = 1;
             break;
