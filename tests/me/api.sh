@@ -28,9 +28,12 @@ t_check "alice's sent: exactly her one mail" \
     [ "$(js '[m["mail_id"] for m in d["mails"]]' < "$T/sent.json")" = "['$M_ALICE']" ]
 t_check "bare ids (no .TAG) and the Message-ID" \
     [ "$(js 'd["mails"][0]["mail_id"].count("."), d["mails"][0]["message_id"].strip()' < "$T/sent.json")" = "0 <$MSGID_A>" ]
-t_check "bob read, dave not yet: summary 2 total, 1 read, 1 sent" \
-    [ "$(js 'sorted((r["address"], r["status"]) for r in d["mails"][0]["recipients"]), d["mails"][0]["summary"]' < "$T/sent.json")" = \
-      "[('bob@a.example', 'read'), ('dave@a.example', 'sent')] {'total': 2, 'read': 1, 'received': 0, 'sent': 1, 'deleted_unread': 0}" ]
+# dave's copy was delivered over LMTP: the plugin reports "received" at
+# delivery, asynchronously (issue 11), so dave is "sent" until that report
+# has arrived and "received" after - never read.
+t_check "bob read, dave not yet: summary 2 total, 1 read, 1 delivered or sent" \
+    [ "$(js 'sorted((r["address"], "sent" if r["status"] == "received" else r["status"]) for r in d["mails"][0]["recipients"]), {k: v for k, v in d["mails"][0]["summary"].items() if k not in ("sent", "received")}, d["mails"][0]["summary"]["sent"] + d["mails"][0]["summary"]["received"]' < "$T/sent.json")" = \
+      "[('bob@a.example', 'read'), ('dave@a.example', 'sent')] {'total': 2, 'read': 1, 'deleted_unread': 0} 1" ]
 t_check "bob's read says when and via imap" \
     [ "$(js '[(r["via"], len(r["first_read"])) for r in d["mails"][0]["recipients"] if r["address"] == "bob@a.example"]' < "$T/sent.json")" = "[('imap', 24)]" ]
 t_check "bob's sent: only his mail" \
@@ -68,7 +71,7 @@ t_check "bob's reads: alice's mail, read via imap, count 1" \
       "[('$M_ALICE', 'alice@a.example', 'read', 'imap', 1)]" ]
 t_check "bob's view names no other recipient" sh -c "! grep -q dave '$T/reads.json'"
 t_check "dave's reads: alice's mail, not yet read" \
-    [ "$(curl -sS "${D[@]}" "$U/v1/me/reads" | js '[(r["mail_id"], r["status"]) for r in d["reads"]]')" = "[('$M_ALICE', 'sent')]" ]
+    [ "$(curl -sS "${D[@]}" "$U/v1/me/reads" | js '[(r["mail_id"], "sent" if r["status"] == "received" else r["status"]) for r in d["reads"]]')" = "[('$M_ALICE', 'sent')]" ]
 
 # --- admins search the whole log; others may not
 t_check "dave (admin) searches every mail: 2" \
