@@ -57,9 +57,11 @@ reader() {      # reader N: post reads until $T/stop exists
     done
     echo "$sent $acked $failed" > "$T/reader.$me"
 }
+readers=()
 for i in $(seq 1 "$READERS"); do
     : > "$T/ack.$i"
     reader "$i" &
+    readers+=($!)
     t_defer "kill $!"
 done
 
@@ -82,7 +84,7 @@ done
 base=$(acks)
 t_wait enough
 touch "$T/stop"
-wait $(jobs -p) 2>/dev/null
+wait "${readers[@]}" 2>/dev/null     # not the tracker: it keeps running
 elapsed=$(( $(date +%s) - start_s ))
 
 # every acknowledged pair, with how many times it was acknowledged
