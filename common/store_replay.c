@@ -58,6 +58,16 @@ struct replay_scan {
     size_t   expired;
 };
 
+/* The expiry of a live entry in *exp, else 0: expired, or damaged (a
+ * damaged value counts as expired: it is pruned, never trusted). */
+static int replay_live(const MDB_val *k, const MDB_val *v, uint64_t now, uint64_t *exp)
+{
+    if (v->mv_size != 8 || k->mv_size == 0 || k->mv_size > REPLAY_MAC_MAX)
+        return 0;
+    *exp = get_u64le(v->mv_data);
+    return *exp >= now;
+}
+
 static int scan_fn(store_t *st, MDB_txn *txn, void *arg)
 {
     struct replay_scan *a = arg;
@@ -70,9 +80,7 @@ static int scan_fn(store_t *st, MDB_txn *txn, void *arg)
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         uint64_t exp;
-        /* A damaged value counts as expired: it is pruned, never trusted. */
-        if (v.mv_size != 8 || k.mv_size == 0 || k.mv_size > REPLAY_MAC_MAX ||
-            (exp = get_u64le(v.mv_data)) < a->now) {
+        if (!replay_live(&k, &v, a->now, &exp)) {
             a->expired++;
             continue;
         }
@@ -93,8 +101,8 @@ static int prune_fn(store_t *st, MDB_txn *txn, void *arg)
         return rc;
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        if (v.mv_size != 8 || k.mv_size == 0 || k.mv_size > REPLAY_MAC_MAX ||
-            get_u64le(v.mv_data) < *now) {
+        uint64_t exp;
+        if (!replay_live(&k, &v, *now, &exp)) {
             rc = mdb_cursor_del(cur, 0);
             if (rc != 0)
                 break;
