@@ -4,7 +4,7 @@
 
 Until STOP_FILE exists (or INBOX has no unseen message left): log in, make
 1-8 reads in the session (UID STORE +FLAGS (\\Seen) of a random unseen
-message, 50-300 ms apart), now and then stay idle in the session for 3 s
+message, 100-600 ms apart), now and then stay idle in the session for 3 s
 (NOOPs) so the plugin's in-session retry gets its turn, log out, log in
 again.  Each read the server answered OK is appended to ACK_FILE as
 "MAIL_ID USER" (the bare id of the message's X-Mail-Id) only after the OK,
@@ -60,7 +60,7 @@ def session(host, port, user, password, ack, stop, once=False):
             ack.write("%s %s\n" % (mid, user))
             ack.flush()
             reads += 1
-            time.sleep(random.uniform(0.05, 0.3))
+            time.sleep(random.uniform(0.1, 0.6))
         if not once and random.random() < 0.25 and not os.path.exists(stop):
             for _ in range(3):
                 time.sleep(1)
