@@ -132,8 +132,10 @@ class Mta:
             code, data = self.recv()
             if code == "p":
                 continue
-            if code in "hm" or code == "i":
+            if code in ("h", "i", "m"):
                 if code != "h":
+                    if len(data) < 4:
+                        raise ProtocolError("short header reply %r" % code)
                     (idx,) = struct.unpack(">I", data[:4])
                     data = data[4:]
                 parts = data.split(b"\0")
