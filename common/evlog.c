@@ -61,6 +61,7 @@ struct evlog {
     size_t             n_segs;
     int                fd;              /* of the last segment, -1 none */
     size_t             off;             /* its write position */
+    size_t             cur_size;        /* its size (an older one may differ from seg_size) */
 };
 
 const char *evlog_strerror(int err)
@@ -205,20 +206,30 @@ static int seg_list(evlog_t *log, char *err, size_t errlen)
     return 0;
 }
 
-/* Reads a whole segment into a new buffer of seg_size bytes (short files: zeros). */
-static unsigned char *seg_read(const evlog_t *log, const char *path, char *err, size_t errlen)
+/*
+ * Reads a whole segment into a new buffer; *size = the file's size, which
+ * is what it holds even if [tracker] event_log_segment changed since it
+ * was made (only new segments take the new size).
+ */
+static unsigned char *seg_read(const char *path, size_t *size, char *err, size_t errlen)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     unsigned char *buf;
+    struct stat sb;
     size_t got = 0;
 
-    if (fd < 0) {
-        seterr(err, errlen, "cannot open %s: %s", path, strerror(errno));
+    if (fd < 0 || fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) ||
+        sb.st_size > (off_t)(1u << 30) * 4) {
+        seterr(err, errlen, "cannot open %s: %s", path, fd < 0 || errno ? strerror(errno)
+               : "not a regular file of a possible size");
+        if (fd >= 0)
+            close(fd);
         return NULL;
     }
-    buf = xcalloc(1, log->seg_size);
-    while (got < log->seg_size) {
-        ssize_t n = pread(fd, buf + got, log->seg_size - got, (off_t)got);
+    *size = (size_t)sb.st_size;
+    buf = xcalloc(1, *size ? *size : 1);
+    while (got < *size) {
+        ssize_t n = pread(fd, buf + got, *size - got, (off_t)got);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
@@ -252,13 +263,13 @@ static int write_all(int fd, const void *buf, size_t len, off_t off)
     return 0;
 }
 
-/* Zero-fills fd from off to seg_size. */
-static int zero_from(const evlog_t *log, int fd, size_t off)
+/* Zero-fills fd from off to size. */
+static int zero_from(int fd, size_t off, size_t size)
 {
     static const unsigned char zeros[65536];
 
-    while (off < log->seg_size) {
-        size_t n = log->seg_size - off < sizeof zeros ? log->seg_size - off : sizeof zeros;
+    while (off < size) {
+        size_t n = size - off < sizeof zeros ? size - off : sizeof zeros;
         if (write_all(fd, zeros, n, (off_t)off) != 0)
             return -1;
         off += n;
@@ -270,17 +281,16 @@ static int zero_from(const evlog_t *log, int fd, size_t off)
 
 static void fatal(evlog_t *log, const char *what)
 {
-    int first;
-
+    /* Only the writer gets here, once: it stops after this.  on_fatal runs
+     * before any waiter hears of the failure (the tracker exits there). */
     log_error_errno("event log: %s", what);
+    if (log->on_fatal)
+        log->on_fatal(log->fatal_arg, what);
     pthread_mutex_lock(&log->mu);
-    first = !log->failed;
     log->failed = 1;
     pthread_cond_broadcast(&log->durable_cv);
     pthread_cond_broadcast(&log->space);
     pthread_mutex_unlock(&log->mu);
-    if (first && log->on_fatal)
-        log->on_fatal(log->fatal_arg, what);
 }
 
 /*
@@ -319,14 +329,16 @@ static int rotate(evlog_t *log, uint64_t first)
         }
         free(log->segs[i].path);
     }
-    memmove(log->segs, log->segs + free_n, (log->n_segs - free_n) * sizeof(*log->segs));
-    log->n_segs -= free_n;
+    if (free_n > 0) {
+        memmove(log->segs, log->segs + free_n, (log->n_segs - free_n) * sizeof(*log->segs));
+        log->n_segs -= free_n;
+    }
 
     if (reused) {
         fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
     } else {
         fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0640);
-        if (fd >= 0 && (zero_from(log, fd, 0) != 0 || fsync(fd) != 0)) {
+        if (fd >= 0 && (zero_from(fd, 0, log->seg_size) != 0 || fsync(fd) != 0)) {
             close(fd);
             fd = -1;
         }
@@ -343,6 +355,7 @@ static int rotate(evlog_t *log, uint64_t first)
     log->n_segs++;
     log->fd = fd;
     log->off = 0;
+    log->cur_size = log->seg_size;
     return 0;
 }
 
@@ -366,7 +379,7 @@ static void *writer_main(void *arg)
         pthread_cond_broadcast(&log->space);
         pthread_mutex_unlock(&log->mu);
 
-        if ((log->fd < 0 || log->off + g->len > log->seg_size) && rotate(log, g->first) != 0) {
+        if ((log->fd < 0 || log->off + g->len > log->cur_size) && rotate(log, g->first) != 0) {
             fatal(log, "cannot start a new segment");
             free(g->buf);
             free(g);
@@ -411,7 +424,7 @@ static int recover(evlog_t *log, uint64_t applied, evlog_replay_fn replay, void 
 {
     size_t i, end_seg;
     uint64_t expect;
-    size_t off = 0;
+    size_t off = 0, size = 0;
     unsigned char *buf = NULL;
 
     log->appended = applied;
@@ -429,12 +442,12 @@ static int recover(evlog_t *log, uint64_t applied, evlog_replay_fn replay, void 
     expect = log->segs[i].first;
     end_seg = i;
     for (;;) {
-        buf = seg_read(log, log->segs[i].path, err, errlen);
+        buf = seg_read(log->segs[i].path, &size, err, errlen);
         if (buf == NULL)
             return EVLOG_EIO;
         off = 0;
         long len;
-        while ((len = rec_check(buf, log->seg_size, off, expect)) >= 0) {
+        while ((len = rec_check(buf, size, off, expect)) >= 0) {
             if (expect > applied && replay &&
                 replay(arg, expect, buf + off + EVLOG_HDR, (size_t)len) != 0) {
                 seterr(err, errlen, "replaying event %" PRIu64 " failed", expect);
@@ -470,7 +483,7 @@ static int recover(evlog_t *log, uint64_t applied, evlog_replay_fn replay, void 
     }
     log->appended = expect - 1;
     int fd = open(log->segs[end_seg].path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0 || zero_from(log, fd, off) != 0 || fdatasync(fd) != 0 ||
+    if (fd < 0 || zero_from(fd, off, size) != 0 || fdatasync(fd) != 0 ||
         sync_dir(log->dir) != 0) {
         seterr(err, errlen, "cannot truncate the tail of %s: %s", log->segs[end_seg].path,
                strerror(errno));
@@ -480,6 +493,7 @@ static int recover(evlog_t *log, uint64_t applied, evlog_replay_fn replay, void 
     }
     log->fd = fd;
     log->off = off;
+    log->cur_size = size;
     return 0;
 }
 
