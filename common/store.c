@@ -15,6 +15,7 @@
 
 #include "log.h"
 #include "store_db.h"
+#include "store_events.h"
 #include "store_env.h"
 #include "store_outbox.h"
 #include "store_me.h"
@@ -163,6 +164,8 @@ static int mark_fn(store_t *st, MDB_txn *txn, void *arg)
         return 0;
     a->after.updated_ms = a->now;
     rc = store_db_rcpt_save(st, txn, a->id, &a->after);
+    if (rc == 0)    /* the feed (issue 17): a merge, an expunge or a read */
+        rc = store_events_append(st, txn, a->remote ? STORE_EVK_MERGE : a->deleted ? STORE_EV_DELETED_UNREAD : STORE_EV_READ, a->id, &a->after, a->now);
     if (rc == 0 && a->forward_to)
         rc = store_outbox_add_txn(st, txn, a->forward_to, a->id, a->rcpt, a->now,
                                   &a->overflow);

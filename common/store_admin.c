@@ -15,6 +15,7 @@
 
 #include "store_db.h"
 #include "store_env.h"
+#include "store_events.h"
 #include "store_outbox.h"
 #include "store_rec.h"
 #include "xmem.h"
@@ -153,6 +154,8 @@ static int erase_fn(store_t *st, MDB_txn *txn, void *arg)
     }
     if (rc == 0)
         rc = store_db_outbox_sweep(st, txn, NULL);
+    if (rc == 0)    /* the feed's events naming it (issue 17) */
+        rc = store_events_erase_addr(st, txn, a->addr);
     store_idlist_free(&ids);
     return rc;
 }

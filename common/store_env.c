@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "store_events.h"
 #include "store_me.h"
 #include "store_outbox.h"
 #include "xmem.h"
@@ -43,6 +44,7 @@ static const char *const db_names[STORE_DB_COUNT] = {
     "by_login", "by_msgid",
     "replay",
     "outbox_idx",
+    "events",               /* issue 17: the event feed (store_events.h) */
 };
 
 /* Flags each sub-database is created with; LMDB keeps them on disk, and
@@ -562,6 +564,8 @@ static int write_op(store_t *st, store_txn_fn fn, void *arg, int frees)
     }
     if (frees)
         map_shrink_back(st);
+    if (op.result == STORE_OK)
+        store_events_committed(st);     /* wake the feed's long polls */
     return op.result;
 }
 

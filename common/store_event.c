@@ -15,6 +15,7 @@
 #include "addr.h"
 #include "store_db.h"
 #include "store_env.h"
+#include "store_events.h"
 #include "store_outbox.h"
 #include "store_rec.h"
 #include "xmem.h"
@@ -170,6 +171,8 @@ static int ev_fn(store_t *st, MDB_txn *txn, void *arg)
     if (changed || a->matched == STORE_MATCH_MEMBER) {
         a->after.updated_ms = a->now;
         rc = store_db_rcpt_save(st, txn, ev->id, &a->after);
+        if (rc == 0)    /* the feed (issue 17) */
+            rc = store_events_append(st, txn, ev->event, ev->id, &a->after, a->now);
         if (rc == 0 && ev->forward_to)
             rc = store_outbox_add_txn(st, txn, ev->forward_to, ev->id, target, a->now,
                                       &a->overflow);
@@ -233,6 +236,8 @@ static int member_fn(store_t *st, MDB_txn *txn, void *arg)
     if (store_rec_merge(&a->after, remote) || a->matched == STORE_MATCH_MEMBER) {
         a->after.updated_ms = a->now;
         rc = store_db_rcpt_save(st, txn, a->ev->id, &a->after);
+        if (rc == 0)    /* the feed (issue 17) */
+            rc = store_events_append(st, txn, STORE_EVK_MERGE, a->ev->id, &a->after, a->now);
     }
     return rc;
 }
