@@ -31,6 +31,7 @@
 
 #include "api.h"
 #include "conf.h"
+#include "feed.h"
 #include "http.h"
 #include "log.h"
 #include "me.h"
@@ -244,6 +245,7 @@ int main(int argc, char **argv)
     /* Peer sync (design §7): POST /v1/sync and the outbox forwarder. */
     peer_start(conf, st);
     me_register();              /* users' own view, the web page (issue 12) */
+    feed_start();               /* GET /v1/events (issue 17) */
     struct http_opts ho = {
         .listen = conf->tracker_listen,
         .threads = conf->tracker_threads > 0 ? (unsigned)conf->tracker_threads : 0,
@@ -255,13 +257,15 @@ int main(int argc, char **argv)
         .max_connections_per_ip = (unsigned)conf->tracker_max_connections_per_ip,
         .idle_timeout = conf->tracker_idle_timeout > 0
                         ? (unsigned)conf->tracker_idle_timeout : 30,
+        .events_waiters = (unsigned)conf->events_max_waiters,
     };
     if (http_start(&ho, &ctx, &http, err, sizeof err) != 0) {
         log_error("%s", err);
         status = 1;
         goto out;
     }
-    ret = retention_start(st, conf->retention, MAIN_PURGE_EVERY_S, MAIN_PURGE_BATCH);
+    ret = retention_start(st, conf->retention, conf->events_keep, MAIN_PURGE_EVERY_S,
+                          MAIN_PURGE_BATCH);
     log_info("listening on %s (port %u), server %s, mail log %s", conf->tracker_listen,
              http_port(http), msys_this_server(conf->msys), conf->store_path);
 
@@ -276,12 +280,14 @@ int main(int argc, char **argv)
     }
     log_info("signal %d: finishing requests in flight", sig);
     http_quiesce(http);
+    feed_stop();                /* long polls answer now */
     unsigned left = http_drain(http, MAIN_DRAIN_MS);
     if (left > 0)
         log_warn("%u requests still in flight after %d ms; closing them", left,
                  MAIN_DRAIN_MS);
 
 out:
+    feed_stop();
     ret = retention_stop(ret);
     http = http_stop(http);
     peer_stop();
