@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -19,6 +20,7 @@ static pthread_cond_t feed_cond;
 static pthread_once_t feed_once = PTHREAD_ONCE_INIT;
 static uint64_t feed_gen;          /* bumped by each wake-up (feed_lock) */
 static int feed_stopping;
+static _Atomic long feed_waiting;  /* long polls in feed_wait now */
 
 static void feed_init_cond(void)
 {
@@ -194,7 +196,10 @@ static void feed_get(const struct api_ctx *ctx, const struct api_req *req,
         struct timespec deadline;
         clock_gettime(CLOCK_MONOTONIC, &deadline);
         deadline.tv_sec += (time_t)q.wait_s;
-        if (feed_wait(ctx->store, q.after, &deadline))
+        atomic_fetch_add(&feed_waiting, 1);
+        int again = feed_wait(ctx->store, q.after, &deadline);
+        atomic_fetch_sub(&feed_waiting, 1);
+        if (again)
             rc = store_events_read(ctx->store, q.after, q.limit, &ev, &n, &last);
     }
     if (rc != STORE_OK) {
@@ -209,6 +214,19 @@ static void feed_get(const struct api_ctx *ctx, const struct api_req *req,
     json_object_set_new(body, "next", json_integer((json_int_t)(n ? ev[n - 1].seq : q.after)));
     store_events_free(ev, n);
     api_json(resp, 200, body);
+}
+
+void feed_metrics_write(FILE *fp, store_t *st)
+{
+    uint64_t last = 0;
+
+    if (st != NULL && store_events_last(st, &last) == STORE_OK)
+        fprintf(fp, "# HELP mailstate_events_last_seq Sequence number of the newest event.\n"
+                "# TYPE mailstate_events_last_seq gauge\n"
+                "mailstate_events_last_seq %llu\n", (unsigned long long)last);
+    fprintf(fp, "# HELP mailstate_events_waiting GET /v1/events long polls waiting now.\n"
+            "# TYPE mailstate_events_waiting gauge\n"
+            "mailstate_events_waiting %ld\n", atomic_load(&feed_waiting));
 }
 
 void feed_start(void)

@@ -52,6 +52,11 @@ int feed_parse_query(const struct api_arg *args, size_t n, unsigned max_wait_s,
 
 json_t *feed_event_json(const struct store_feed_event *e);
 
+/* Prometheus lines: mailstate_events_last_seq (gauge, st may be NULL),
+ * mailstate_events_waiting (long polls waiting now), and the webhooks'. */
+#include <stdio.h>
+void feed_metrics_write(FILE *fp, store_t *st);
+
 /* Registers the handler and the store's wake-up hook. */
 void feed_start(void);
 void feed_stop(void);
