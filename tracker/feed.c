@@ -14,6 +14,7 @@
 #include "metrics.h"
 #include "render.h"
 #include "route.h"
+#include "webhook.h"
 
 static pthread_mutex_t feed_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t feed_cond;
@@ -136,7 +137,8 @@ json_t *feed_event_json(const struct store_feed_event *e)
  * Wait until an event after `after` may be there, the deadline passes or the
  * tracker stops.  Returns 1 to read again, 0 to answer with nothing.
  */
-static int feed_wait(store_t *st, uint64_t after, const struct timespec *deadline)
+static int feed_wait(store_t *st, uint64_t after, const struct timespec *deadline,
+                     _Atomic int *cancel)
 {
     for (;;) {
         uint64_t last = 0, gen;
@@ -166,10 +168,10 @@ static int feed_wait(store_t *st, uint64_t after, const struct timespec *deadlin
             (until.tv_sec == deadline->tv_sec && until.tv_nsec > deadline->tv_nsec))
             until = *deadline;
         pthread_mutex_lock(&feed_lock);
-        while (!feed_stopping && feed_gen == gen &&
+        while (!feed_stopping && feed_gen == gen && !(cancel && atomic_load(cancel)) &&
                pthread_cond_timedwait(&feed_cond, &feed_lock, &until) != ETIMEDOUT)
             ;
-        int stop = feed_stopping;
+        int stop = feed_stopping || (cancel && atomic_load(cancel));
         pthread_mutex_unlock(&feed_lock);
         if (stop)
             return 0;
@@ -197,7 +199,7 @@ static void feed_get(const struct api_ctx *ctx, const struct api_req *req,
         clock_gettime(CLOCK_MONOTONIC, &deadline);
         deadline.tv_sec += (time_t)q.wait_s;
         atomic_fetch_add(&feed_waiting, 1);
-        int again = feed_wait(ctx->store, q.after, &deadline);
+        int again = feed_wait(ctx->store, q.after, &deadline, NULL);
         atomic_fetch_sub(&feed_waiting, 1);
         if (again)
             rc = store_events_read(ctx->store, q.after, q.limit, &ev, &n, &last);
@@ -216,6 +218,32 @@ static void feed_get(const struct api_ctx *ctx, const struct api_req *req,
     api_json(resp, 200, body);
 }
 
+int feed_wait_for(store_t *st, uint64_t after, unsigned ms, _Atomic int *cancel)
+{
+    struct timespec deadline;
+
+    pthread_once(&feed_once, feed_init_cond);
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += (time_t)(ms / 1000);
+    deadline.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    int rc = feed_wait(st, after, &deadline, cancel);
+    pthread_mutex_lock(&feed_lock);
+    if (rc == 0 && feed_stopping)
+        rc = -1;
+    pthread_mutex_unlock(&feed_lock);
+    return rc;
+}
+
+void feed_kick(void)
+{
+    pthread_once(&feed_once, feed_init_cond);
+    feed_wake(NULL);
+}
+
 void feed_metrics_write(FILE *fp, store_t *st)
 {
     uint64_t last = 0;
@@ -227,6 +255,7 @@ void feed_metrics_write(FILE *fp, store_t *st)
     fprintf(fp, "# HELP mailstate_events_waiting GET /v1/events long polls waiting now.\n"
             "# TYPE mailstate_events_waiting gauge\n"
             "mailstate_events_waiting %ld\n", atomic_load(&feed_waiting));
+    webhook_metrics_write(fp, last);
 }
 
 void feed_start(void)

@@ -57,6 +57,12 @@ json_t *feed_event_json(const struct store_feed_event *e);
 #include <stdio.h>
 void feed_metrics_write(FILE *fp, store_t *st);
 
+/* Wait up to ms for an event after `after` (the webhooks' idle wait): 1 if
+ * there may be one, 0 on timeout or *cancel set (cancel may be NULL), -1
+ * after feed_stop() (returns at once: the caller must pace itself).  feed_kick() wakes every wait so it looks at *cancel. */
+int  feed_wait_for(store_t *st, uint64_t after, unsigned ms, _Atomic int *cancel);
+void feed_kick(void);
+
 /* Registers the handler and the store's wake-up hook. */
 void feed_start(void);
 void feed_stop(void);

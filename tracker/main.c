@@ -42,6 +42,7 @@
 #include "reclog.h"
 #include "retention.h"
 #include "store.h"
+#include "webhook.h"
 
 #define MAIN_DRAIN_MS      10000  /* how long SIGTERM waits for requests in flight */
 #define MAIN_PURGE_EVERY_S 60
@@ -246,6 +247,7 @@ int main(int argc, char **argv)
     peer_start(conf, st);
     me_register();              /* users' own view, the web page (issue 12) */
     feed_start();               /* GET /v1/events (issue 17) */
+    webhooks_start(conf, st);   /* and its webhooks */
     struct http_opts ho = {
         .listen = conf->tracker_listen,
         .threads = conf->tracker_threads > 0 ? (unsigned)conf->tracker_threads : 0,
@@ -290,6 +292,7 @@ out:
     feed_stop();
     ret = retention_stop(ret);
     http = http_stop(http);
+    webhooks_stop();            /* after http: /metrics reads them */
     peer_stop();
     st = store_close(st);
     if (conf->tracker_pid_file != NULL && conf->tracker_pid_file[0] != '\0')
