@@ -64,6 +64,7 @@ static void test_codec_roundtrip(void **state)
         else
             assert_null(out.original_recipient);
         assert_string_equal(out.via, cases[i].via);
+        store_feed_event_clear(&out);
         /* bad input: every truncation and one byte too many are refused */
         for (size_t n = 0; n < b.len; n++)
             assert_int_equal(store_events_decode(b.p, n, 1, &out), -1);
