@@ -159,6 +159,18 @@ static void main_reload(const char *path, int given, const struct conf *running,
         msys_server_count(c->msys) != msys_server_count(running->msys))
         log_warn("reload: listen, store, this_server, threads, limits, retention, "
                  "forward_* and server list changes take effect at the next restart");
+    /* issue 17: the webhooks' threads and secrets, and the feed's pool */
+    int hooks_differ = c->n_webhooks != running->n_webhooks;
+    for (size_t i = 0; !hooks_differ && i < c->n_webhooks; i++)
+        hooks_differ = main_differs(c->webhooks[i].name, running->webhooks[i].name) ||
+                       main_differs(c->webhooks[i].url, running->webhooks[i].url) ||
+                       c->webhooks[i].events != running->webhooks[i].events;
+    if (hooks_differ || c->events_max_waiters != running->events_max_waiters ||
+        c->events_keep != running->events_keep ||
+        c->webhook_backoff_max != running->webhook_backoff_max ||
+        c->webhook_timeout != running->webhook_timeout)
+        log_warn("reload: [webhook] sections and [events] keep, max_waiters, webhook_* "
+                 "take effect at the next restart");
     log_set_level((enum log_level)c->log_level);
     reclog_set_rate((unsigned)c->log_rate);
     peer_set_conf(c);           /* sync receiver and forwarder: own references */
