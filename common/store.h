@@ -7,7 +7,10 @@
  *   mails     ID(26)                 -> mail record (version byte first)
  *   rcpts     ID(26) rcpt_key        -> recipient entry (version byte first)
  *   by_sender sender_key 0x00 ID(26) -> ""    (time-ordered per sender)
- *   by_rcpt   rcpt_key 0x00 ID(26)   -> ""    (time-ordered per recipient)
+ *   rcpt_idx  rcpt_key -> dups ID(26)        (schema 5, MDB_DUPSORT |
+ *                                              MDB_DUPFIXED: time-ordered per
+ *                                              recipient; schema 4 and older
+ *                                              had by_rcpt rcpt_key 0x00 ID)
  *   by_login  login 0x00 ID(26)      -> ""    (schema 2: the SMTP AUTH login
  *                                              of mails that had one)
  *   by_msgid  H(16) ID(26)           -> ""    (schema 2: H = BLAKE2b-128 of
@@ -116,8 +119,11 @@
  * (a version 1 database gets by_msgid built at open). */
 /* 3: the replay sub-database (sync replay memory; nothing to migrate).
  * 4: outbox_idx, one outbox item per (peer, mail, recipient) (an older
- * database gets it built at open, duplicate items coalesced). */
-#define STORE_SCHEMA_VERSION 4
+ * database gets it built at open, duplicate items coalesced).
+ * 5: smaller entries: recipient records of version 3 (store_rec.h; older
+ * ones still decode), and rcpt_idx instead of by_rcpt (a schema 4 database
+ * gets it built at open, in bounded steps: store_schema5.h). */
+#define STORE_SCHEMA_VERSION 5
 
 enum store_err {
     STORE_OK        = 0,

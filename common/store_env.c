@@ -22,6 +22,7 @@
 #include "log.h"
 #include "store_me.h"
 #include "store_outbox.h"
+#include "store_schema5.h"
 #include "xmem.h"
 
 #define STORE_RETRY_MAX       64
@@ -39,7 +40,7 @@ struct wop {
 static int solo_run(store_t *st, struct wop *w);
 
 static const char *const db_names[STORE_DB_COUNT] = {
-    "mails", "rcpts", "by_sender", "by_rcpt", "outbox", "parked", "meta",
+    "mails", "rcpts", "by_sender", "rcpt_idx", "outbox", "parked", "meta",
     "by_login", "by_msgid",
     "replay",
     "outbox_idx",
@@ -49,6 +50,7 @@ static const char *const db_names[STORE_DB_COUNT] = {
  * every open passes the same ones. */
 static const unsigned db_flags[STORE_DB_COUNT] = {
     [STORE_DB_OUTBOX_IDX] = MDB_DUPSORT,
+    [STORE_DB_BY_RCPT] = MDB_DUPSORT | MDB_DUPFIXED,      /* schema 5 */
 };
 
 uint64_t store_now_ms(void)
@@ -630,6 +632,7 @@ static void open_unregister(store_t *st)
 struct open_ctx {
     char  *err;
     size_t errlen;
+    int    schema5;     /* a schema 4 database: store_schema5 steps to run */
 };
 
 /* Create/open the sub-databases and check the schema (one write txn). */
@@ -686,16 +689,22 @@ static int open_dbs(store_t *st, MDB_txn *txn, void *arg)
         if (rc != 0)
             return rc;
     }
-    if (have < STORE_SCHEMA_VERSION) {
-        int n = snprintf(buf, sizeof(buf), "%d", STORE_SCHEMA_VERSION);
-        v.mv_data = buf;
-        v.mv_size = (size_t)n;
+    /* Up to 4 in this transaction; 4 -> 5 in steps after it (see
+     * store_schema5.h), which write 5 at their end. */
+    if (have < 4) {
+        v.mv_data = (void *)"4";
+        v.mv_size = 1;
         rc = mdb_put(txn, st->dbi[STORE_DB_META], &k, &v, 0);
         if (rc == 0)
-            log_info("store %s: schema %lu migrated to %d", st->path, have,
-                     STORE_SCHEMA_VERSION);
+            log_info("store %s: schema %lu migrated to 4", st->path, have);
     }
+    oc->schema5 = have < 5;
     return rc;
+}
+
+static int schema5_fn(store_t *st, MDB_txn *txn, void *arg)
+{
+    return store_schema5_step(st, txn, arg);
 }
 
 int store_env_open(const struct store_opts *opts, store_t **out, char *err, size_t errlen)
@@ -756,7 +765,7 @@ int store_env_open(const struct store_opts *opts, store_t **out, char *err, size
     }
     readers_clear(st);
 
-    struct open_ctx oc = { err, errlen };
+    struct open_ctx oc = { err, errlen, 0 };
     struct wop w = { open_dbs, &oc, 0, 1 };
     rc = solo_run(st, &w);
     if (rc != STORE_OK) {
@@ -765,6 +774,16 @@ int store_env_open(const struct store_opts *opts, store_t **out, char *err, size
                      store_strerror(rc));
         if (rc == STORE_ESCHEMA)
             log_error("%s", err);
+        store_env_close(st);
+        return rc;
+    }
+    for (int done = !oc.schema5; rc == STORE_OK && !done;) {
+        struct wop w5 = { schema5_fn, &done, 0, 1 };
+        rc = solo_run(st, &w5);
+    }
+    if (rc != STORE_OK) {
+        snprintf(err, errlen, "store %s: migrating to schema 5: %s", st->path,
+                 store_strerror(rc));
         store_env_close(st);
         return rc;
     }
