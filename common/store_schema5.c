@@ -88,8 +88,8 @@ int store_schema5_step(store_t *st, MDB_txn *txn, int *done)
                  skipped);
     if (rc == 0) {
         MDB_val sv = { k.mv_size, kb };
-        log_info("store %s: schema 5 migration: %zu recipient index entries copied",
-                 st->path, n);
+        log_debug("store %s: schema 5 migration: %zu recipient index entries copied",
+                  st->path, n);
         return mdb_put(txn, st->dbi[STORE_DB_META], &ak, &sv, 0);
     }
     if (rc != MDB_NOTFOUND)
