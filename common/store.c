@@ -129,25 +129,77 @@ static int rcpt_order_cmp(const void *x, const void *y)
     return c ? c : (*a < *b ? -1 : *a > *b);
 }
 
-int store_put_sent(store_t *st, const struct store_mail *mail,
-                   const struct store_rcpt *rcpts, size_t n_rcpts)
+static int put_sent_ok(const struct store_mail *mail, const struct store_rcpt *rcpts,
+                       size_t n_rcpts)
 {
-    if (st == NULL || mail == NULL || !store_db_id_ok(mail->id) ||
+    if (mail == NULL || !store_db_id_ok(mail->id) ||
         !store_db_addr_ok(mail->sender) || !store_db_field_ok(mail->queue_id) ||
         !store_db_field_ok(mail->message_id) || !store_db_field_ok(mail->subject) ||
         (mail->login && !store_db_addr_ok(mail->login)) ||
         (n_rcpts > 0 && rcpts == NULL))
-        return STORE_EINVAL;
+        return 0;
     for (size_t i = 0; i < n_rcpts; i++)
         if (!store_db_addr_ok(rcpts[i].address) || !store_db_field_ok(rcpts[i].server))
-            return STORE_EINVAL;
+            return 0;
+    return 1;
+}
+
+static const struct store_rcpt **put_order(const struct store_rcpt *rcpts, size_t n_rcpts)
+{
     const struct store_rcpt **order = xcalloc(n_rcpts ? n_rcpts : 1, sizeof(*order));
     for (size_t i = 0; i < n_rcpts; i++)
         order[i] = &rcpts[i];
     qsort(order, n_rcpts, sizeof(*order), rcpt_order_cmp);
+    return order;
+}
+
+int store_put_sent(store_t *st, const struct store_mail *mail,
+                   const struct store_rcpt *rcpts, size_t n_rcpts)
+{
+    if (st == NULL || !put_sent_ok(mail, rcpts, n_rcpts))
+        return STORE_EINVAL;
+    const struct store_rcpt **order = put_order(rcpts, n_rcpts);
     struct put_arg a = { mail, order, n_rcpts, store_now_ms() };
     int rc = store_env_write(st, put_fn, &a);
     free(order);
+    return rc;
+}
+
+struct put_many_arg {
+    struct put_arg *puts;
+    size_t          n;
+};
+
+static int put_many_fn(store_t *st, MDB_txn *txn, void *arg)
+{
+    struct put_many_arg *a = arg;
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < a->n; i++)
+        rc = put_fn(st, txn, &a->puts[i]);
+    return rc;
+}
+
+int store_put_sent_many(store_t *st, const struct store_sent *mails, size_t n)
+{
+    if (st == NULL || (n > 0 && mails == NULL))
+        return STORE_EINVAL;
+    for (size_t i = 0; i < n; i++)
+        if (!put_sent_ok(mails[i].mail, mails[i].rcpts, mails[i].n_rcpts))
+            return STORE_EINVAL;
+    if (n == 0)
+        return STORE_OK;
+    struct put_many_arg a = { xcalloc(n, sizeof(*a.puts)), n };
+    uint64_t now = store_now_ms();
+    for (size_t i = 0; i < n; i++) {
+        a.puts[i].mail = mails[i].mail;
+        a.puts[i].order = put_order(mails[i].rcpts, mails[i].n_rcpts);
+        a.puts[i].n = mails[i].n_rcpts;
+        a.puts[i].now = now;
+    }
+    int rc = store_env_write(st, put_many_fn, &a);
+    for (size_t i = 0; i < n; i++)
+        free(a.puts[i].order);
+    free(a.puts);
     return rc;
 }
 

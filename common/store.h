@@ -248,6 +248,20 @@ int store_put_sent(store_t *st, const struct store_mail *mail,
                    const struct store_rcpt *rcpts, size_t n_rcpts);
 
 /*
+ * Bulk loading (tools, benchmarks): n mails recorded as store_put_sent
+ * records each, all in one write transaction (one sync for all).  Any
+ * invalid mail fails the whole call with STORE_EINVAL and nothing written;
+ * the transaction's size is the caller's to bound (LMDB refuses one that
+ * dirties more than about 500 MB: STORE_EIO).
+ */
+struct store_sent {
+    const struct store_mail *mail;
+    const struct store_rcpt *rcpts;
+    size_t                   n_rcpts;
+};
+int store_put_sent_many(store_t *st, const struct store_sent *mails, size_t n);
+
+/*
  * A read of (id, rcpt) at when_ms reported via `via`.  If forward_to is not
  * NULL (the sender's home server is that peer), an outbox item for it is
  * queued in the same transaction: it replaces the entry's item if one is
