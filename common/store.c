@@ -346,7 +346,7 @@ static int list_match(const struct store_query *q, const struct store_mail_rec *
 }
 
 /*
- * Position cur (on by_rcpt) on addr's newest id below bound (a time prefix
+ * Position cur (on rcpt_idx) on addr's newest id below bound (a time prefix
  * or an id; NULL = none); MDB_NOTFOUND if there is none.  The bound is
  * padded with '0', the lowest base32 digit: below "PREFIX000..." is below
  * every id with that prefix, as below "PREFIX" was in the old key layout.
@@ -396,7 +396,7 @@ static int list_fn(store_t *st, MDB_txn *txn, void *arg)
     a->cap = 0;
     size_t scanned = 0;
     char last[MAILID_ID_LEN + 1] = "";
-    int dup = q->recipient != NULL;     /* by_rcpt: the address's dups */
+    int dup = q->recipient != NULL;     /* rcpt_idx: the address's dups */
     if (dup) {
         dbi = st->dbi[STORE_DB_BY_RCPT];
     } else if (q->sender) {

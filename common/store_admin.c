@@ -111,7 +111,7 @@ static int collect_index(MDB_txn *txn, MDB_dbi dbi, const char *addr,
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
-/* Ids of every mail of addr in by_rcpt (schema 5: its duplicates). */
+/* Ids of every mail of addr in rcpt_idx (its duplicates). */
 static int collect_rcpt_index(store_t *st, MDB_txn *txn, const char *addr,
                               struct store_idlist *ids)
 {

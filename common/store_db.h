@@ -58,7 +58,7 @@ int store_db_rcpt_save(store_t *st, MDB_txn *txn, const char *id,
                        const struct store_rcpt *r);
 
 /*
- * by_rcpt (schema 5: MDB_DUPSORT | MDB_DUPFIXED): rcpt_key -> dups ID(26).
+ * rcpt_idx (schema 5, MDB_DUPSORT | MDB_DUPFIXED): rcpt_key -> dups ID(26).
  * add appends when id sorts after the address's newest id (full pages, the
  * common case: ids sort by time), else inserts; an existing pair is kept.
  * del ignores a missing pair.

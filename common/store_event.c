@@ -29,7 +29,7 @@ struct ev_arg {
     int                          overflow;  /* the peer's outbox was full */
 };
 
-/* Add a fresh member entry (status sent) and its by_rcpt index. */
+/* Add a fresh member entry (status sent) and its rcpt_idx entry. */
 static int add_member(store_t *st, MDB_txn *txn, const char *id, const char *rcpt,
                       const char *server, const char *original, uint64_t now)
 {
