@@ -76,7 +76,7 @@
  * LMDB needs fresh pages even to delete, so purge, erasure and outbox
  * removal may grow the map past map_size_max by a reserve (1/8 of it, at
  * least 1 MiB); the map is set back afterwards.  A full store can therefore
- * always be purged.  An insert that finds the map full at its limit first
+ * always be purged.  A write that finds the map full at its limit first
  * commits one small write (meta "settle"), because LMDB reuses the pages a
  * purge freed only from the second transaction after it; so inserts work
  * again right after a purge.

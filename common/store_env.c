@@ -186,7 +186,7 @@ static uint64_t last_txnid(store_t *st)
 }
 
 /*
- * An insert found the map full at its limit.  Pages freed by a transaction
+ * A write found the map full at its limit.  Pages freed by a transaction
  * (a purge) are reusable only from the second transaction after it (LMDB
  * keeps the previous snapshot intact), so one small commit (which may use
  * the reserve) is made before the insert is tried a last time.
@@ -434,7 +434,10 @@ out:
 /* One op alone in its own write transaction, with growth and resize. */
 static int solo_run(store_t *st, struct wop *w)
 {
-    int settled = w->frees;     /* deletions have the reserve instead */
+    /* A deletion settles too: pages that an earlier deletion freed (one
+     * that used the reserve, say) are reusable only after one more commit.
+     * The settle itself never settles. */
+    int settled = w->fn == settle_fn;
     int readers_checked = 0;
 
     for (int attempt = 0; attempt < STORE_RETRY_MAX; attempt++) {
