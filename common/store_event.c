@@ -31,12 +31,11 @@ struct ev_arg {
     char                        *dry_orig;  /* store_event_peek: rule 3's list */
 };
 
-/* Add a fresh member entry (status sent) and its by_rcpt index. */
+/* Add a fresh member entry (status sent) and its rcpt_idx entry. */
 static int add_member(store_t *st, MDB_txn *txn, const char *id, const char *rcpt,
                       const char *server, const char *original, uint64_t now)
 {
     struct store_rcpt m = { 0 };
-    struct store_key key;
     int rc;
 
     m.address = (char *)(uintptr_t)rcpt;
@@ -45,11 +44,8 @@ static int add_member(store_t *st, MDB_txn *txn, const char *id, const char *rcp
     m.updated_ms = now;
     m.original_recipient = (char *)(uintptr_t)original;
     rc = store_db_rcpt_save(st, txn, id, &m);
-    if (rc == 0) {
-        store_db_key_index(&key, rcpt, id);
-        MDB_val ik = store_db_val(&key), empty = { 0, (void *)"" };
-        rc = mdb_put(txn, st->dbi[STORE_DB_BY_RCPT], &ik, &empty, 0);
-    }
+    if (rc == 0)
+        rc = store_db_rcpt_index_add(st, txn, rcpt, strlen(rcpt), id);
     return rc;
 }
 
