@@ -15,6 +15,7 @@
 
 #include "store_db.h"
 #include "store_env.h"
+#include "store_events.h"
 #include "store_outbox.h"
 #include "store_rec.h"
 #include "xmem.h"
@@ -111,6 +112,24 @@ static int collect_index(MDB_txn *txn, MDB_dbi dbi, const char *addr,
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
+/* Ids of every mail of addr in rcpt_idx (its duplicates). */
+static int collect_rcpt_index(store_t *st, MDB_txn *txn, const char *addr,
+                              struct store_idlist *ids)
+{
+    MDB_cursor *cur;
+    MDB_val k = { strlen(addr), STORE_MV(addr) }, v;
+    int rc = mdb_cursor_open(txn, st->dbi[STORE_DB_BY_RCPT], &cur);
+
+    if (rc != 0)
+        return rc;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP))
+        if (v.mv_size == MAILID_ID_LEN)
+            store_idlist_add(ids, v.mv_data);
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
 static int erase_fn(store_t *st, MDB_txn *txn, void *arg)
 {
     struct erase_arg *a = arg;
@@ -136,7 +155,7 @@ static int erase_fn(store_t *st, MDB_txn *txn, void *arg)
     /* As recipient: only this recipient's entries; the mail stays for the
      * sender and the other recipients. */
     if (rc == 0)
-        rc = collect_index(txn, st->dbi[STORE_DB_BY_RCPT], a->addr, &ids);
+        rc = collect_rcpt_index(st, txn, a->addr, &ids);
     for (size_t i = 0; rc == 0 && i < ids.n; i++) {
         store_db_key_rcpt(&key, ids.ids[i], a->addr);
         k = store_db_val(&key);
@@ -145,14 +164,17 @@ static int erase_fn(store_t *st, MDB_txn *txn, void *arg)
             rc = 0;
         else if (rc == 0)
             a->erased++;
-        if (rc == 0) {
-            store_db_key_index(&key, a->addr, ids.ids[i]);
-            k = store_db_val(&key);
-            rc = mdb_del(txn, st->dbi[STORE_DB_BY_RCPT], &k, NULL);
-        }
+    }
+    if (rc == 0 && ids.n > 0) {
+        /* the address's key with all its ids */
+        k.mv_size = strlen(a->addr);
+        k.mv_data = STORE_MV(a->addr);
+        rc = mdb_del(txn, st->dbi[STORE_DB_BY_RCPT], &k, NULL);
     }
     if (rc == 0)
         rc = store_db_outbox_sweep(st, txn, NULL);
+    if (rc == 0)    /* the feed's events naming it (issue 17) */
+        rc = store_events_erase_addr(st, txn, a->addr);
     store_idlist_free(&ids);
     return rc;
 }
