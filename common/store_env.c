@@ -43,6 +43,7 @@ static const char *const db_names[STORE_DB_COUNT] = {
     "by_login", "by_msgid",
     "replay",
     "outbox_idx",
+    "erasures",
 };
 
 /* Flags each sub-database is created with; LMDB keeps them on disk, and

@@ -3,13 +3,15 @@
  * tracker's tests and benchmark (before and besides the real milter).
  *
  *   seed -d STORE_DIR -k KEY_FILE [-s SENDER] [-r RCPT]... [-R N] [-m N]
- *        [-a AGE_S] [-S SERVER] [-M MAP_SIZE_MB] [-i ID.TAG]
+ *        [-a AGE_S] [-S SERVER] [-M MAP_SIZE_MB] [-i ID.TAG] [-L LOGIN]
  *
  * Records -m mails (default 1) from SENDER (default alice@a.example), each
  * with the -r recipients plus N generated ones (u0@a.example ... with -R N),
  * created AGE_S seconds ago (default 0), recipients on server SERVER
  * (default mx1; "-r ADDR=SRV" puts one recipient on server SRV).  -i records
- * the one mail under an id made before (the same mail on a second server).  Prints one line per mail: the X-Mail-Id value ID.TAG.
+ * the one mail under an id made before (the same mail on a second server);
+ * -L records LOGIN as the mail's SMTP AUTH login.  Prints one line per
+ * mail: the X-Mail-Id value ID.TAG.
  * Exit 0, or 1 with a message on stderr.
  */
 #include <stdio.h>
@@ -58,12 +60,13 @@ int main(int argc, char **argv)
 {
     const char *dir = NULL, *keyfile = NULL, *sender_in = "alice@a.example";
     const char *server = "mx1", *id_in = NULL;
+    char *login = NULL;
     char **rcpt_in = xcalloc((size_t)argc, sizeof *rcpt_in);
     size_t n_in = 0, n_gen = 0, n_mails = 1, map_mb = 64;
     long long age_s = 0;
     int opt;
 
-    while ((opt = getopt(argc, argv, "d:k:s:r:R:m:a:S:M:i:")) != -1) {
+    while ((opt = getopt(argc, argv, "d:k:s:r:R:m:a:S:M:i:L:")) != -1) {
         switch (opt) {
         case 'd': dir = optarg; break;
         case 'k': keyfile = optarg; break;
@@ -75,6 +78,7 @@ int main(int argc, char **argv)
         case 'S': server = optarg; break;
         case 'M': map_mb = strtoul(optarg, NULL, 10); break;
         case 'i': id_in = optarg; n_mails = 1; break;
+        case 'L': login = optarg; break;
         default:
             fprintf(stderr, "usage: seed -d DIR -k KEY [-s SENDER] [-r RCPT]... "
                             "[-R N] [-m N] [-a AGE_S] [-S SERVER] [-M MB]\n");
@@ -151,6 +155,7 @@ int main(int argc, char **argv)
         mail.queue_id = (char *)"SEEDQ";
         mail.message_id = (char *)"<seed@a.example>";
         mail.n_rcpt = (uint32_t)n_rcpts;
+        mail.login = login;
         int rc = store_put_sent(st, &mail, rcpts, n_rcpts);
         if (rc != STORE_OK) {
             fprintf(stderr, "seed: store_put_sent: %s\n", store_strerror(rc));
