@@ -37,6 +37,8 @@ enum route_id {
     ROUTE_SESSION_END,     /* DELETE /v1/session */
     ROUTE_WWW_INDEX,       /* GET    / */
     ROUTE_WWW,             /* GET    /www/{file} */
+    /* issue 16: erasures told to the peers (peer.c registers it) */
+    ROUTE_ERASE,           /* POST   /v1/erase */
     ROUTE_COUNT
 };
 
