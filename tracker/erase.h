@@ -14,8 +14,9 @@
  *   body: {"erase": [{"address": "a@x", "before": MS}, ...]}   1..100 items
  *
  * "before" is the request time (Unix ms): the peer erases what it holds of
- * the address from mails created before it (store_erase_until), so a peer
- * told late does not erase mails that came after the request.
+ * the address from mails created before it plus 5 minutes of clock skew
+ * between the servers (store_erase_until), so a peer told late does not
+ * erase mails that came after the request.
  *
  * Receiving (erase_handle): the request is checked by sync_check (signature,
  * a known other server, the window, the replay memory shared with the
