@@ -28,8 +28,8 @@
  * SEQ comes from meta "erasure_seq" (u64 LE), so items of one peer keep
  * their order.  At most one item per (peer, address): queueing it again
  * replaces the old one (with the newer request time).  The tracker's
- * forwarder sends a peer's erasures before its outbox (forwarder.h), so an
- * entry queued after an erasure never reaches the peer before it.
+ * forwarder sends a peer's erasures first in each round, on a backoff of
+ * their own (forwarder.h: order does not matter).
  * Queueing uses the map reserve too: an erasure must be possible on a
  * full store, and it is what frees the space.
  *

@@ -6,7 +6,7 @@
  *
  * `mailstatectl erase A` erases A here and queues one item per other
  * server of the system (store_erase.h); the forwarder sends a peer's items
- * before its outbox, as one request, signed exactly like a sync (sync.h:
+ * first in each round, as one request, signed exactly like a sync (sync.h:
  * the same headers, the sync key, METHOD "\n" PATH "\n" TIMESTAMP "\n"
  * SERVER "\n" BODY with PATH "/v1/erase", so a sync's signature is never a
  * valid erase and the reverse):

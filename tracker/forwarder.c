@@ -57,6 +57,14 @@ static void fwd_curl_init(void)
         log_fatal("forwarder: curl_global_init failed");
 }
 
+static uint64_t fwd_mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
 static uint64_t fwd_now_ms(void)
 {
     struct timespec ts;
@@ -241,7 +249,7 @@ static enum fwd_outcome fwd_post(struct fwd_peer *p, CURL *curl,
 }
 
 /*
- * The peer's queued erasures (erase.h), before its outbox: *sent = how
+ * The peer's queued erasures (erase.h), one request: *sent = how
  * many left the queue.  A peer that refuses them for good (a body it can
  * never take: only servers of different versions) gets them dropped, each
  * named in an error line, so that its outbox is not held up for ever; the
@@ -312,7 +320,7 @@ static void *fwd_thread(void *arg)
     struct fwd *f = p->f;
     CURL *curl = fwd_curl_new(f);
     size_t limit = f->o.batch_max, isolate = 0;
-    uint64_t failures = 0;
+    uint64_t failures = 0, erase_failures = 0, erase_after = 0;
 
     log_context("forward %s", p->name);
     log_info("forwarding to %s", p->url);
@@ -327,23 +335,22 @@ static void *fwd_thread(void *arg)
 
         p->kicked = 0;      /* a kick from now on means: look again */
         pthread_mutex_unlock(&f->lock);
-        /* erasures first, so that an entry queued after one never reaches
-           the peer before it */
-        size_t erased = 0;
-        out = fwd_erasures(p, curl, &erased);
-        if (out == FWD_RETRY || erased > 0) {
-            if (out == FWD_DONE && failures > 0) {
-                log_info("%s reachable again after %" PRIu64 " failed attempt(s)",
-                         p->name, failures);
-                failures = 0;
-            }
-            pthread_mutex_lock(&f->lock);
-            if (out == FWD_RETRY && !atomic_load(&f->stop)) {
+        /* erasures first, each round, on their own backoff: a failing one
+           (a peer of an older version answers 404) does not hold up the
+           outbox, and order does not matter (forwarder.h) */
+        if (fwd_mono_ms() >= erase_after) {
+            size_t erased = 0;
+            if (fwd_erasures(p, curl, &erased) == FWD_RETRY) {
                 atomic_fetch_add(&p->failures, 1);
-                failures++;
-                fwd_wait(p, fwd_backoff(&f->o, failures), 0);
+                erase_failures++;
+                erase_after = fwd_mono_ms() + fwd_backoff(&f->o, erase_failures);
+            } else {
+                erase_failures = 0;
             }
-            continue;
+            if (erased > 0) {
+                pthread_mutex_lock(&f->lock);
+                continue;           /* more may wait */
+            }
         }
         rc = store_outbox_peek(f->st, p->name, limit, &items, &n);
         if (rc != STORE_OK) {

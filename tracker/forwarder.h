@@ -8,9 +8,12 @@
  * thread loops:
  *   first the peer's queued erasures (store_erase.h), up to 100 in one
  *   signed POST /v1/erase (erase.h); 2xx deletes them, 400 413 422 drops
- *   them with an error line, anything else is retried with the backoff
- *   below, and the outbox waits behind them (an entry queued after an
- *   erasure must not reach the peer before it); then
+ *   them with an error line, anything else is retried on a backoff of
+ *   their own (as below), and the outbox goes on meanwhile: order does
+ *   not matter, since the peer erases only mails created before the
+ *   request, and an entry queued here after it is either of such a mail
+ *   (which the erasure here removed first, so none is queued) or of a
+ *   later one, which the erasure leaves alone; then
  *   peek up to batch_max oldest items for its peer (store_outbox_peek),
  *   sign them (sync.h) and POST them with libcurl, then
  *   - 2xx: delete them (store_outbox_delete); go on at once;
