@@ -134,6 +134,9 @@ struct conf {
     int       tracker_forward_max_queue;   /* outbox items per peer (0 = no bound) */
     int       tracker_max_connections_per_ip; /* 0 = no per-address limit */
     int       tracker_max_scan;            /* mails one list request examines */
+    char     *tracker_event_log;           /* "" = STORE/evlog (issue 17) */
+    size_t    tracker_event_log_segment;
+    int       tracker_event_log_lag_max;
     char     *tracker_public_url;   /* "" = unknown (cookie not Secure) */
     char     *tracker_www_dir;      /* the web page's files */
 

@@ -131,6 +131,16 @@ const struct conf_key conf_keys[] = {
     { "tracker", "max_scan", CT_INT, "10000", 10, 100000000, NULL, C(tracker_max_scan),
       "mails one list request examines; beyond it the page holds what was found and "
       "next_cursor goes on from there" },
+    /* issue 17: the write-ahead event log */
+    { "tracker", "event_log", CT_STRING, "", 0, 0, NULL, C(tracker_event_log),
+      "directory of the event log, where a read is durable before it is answered (empty: "
+      "evlog in the mail log's directory)" },
+    { "tracker", "event_log_segment", CT_SIZE, "16M", 64 * KB, 1 * GB, NULL,
+      C(tracker_event_log_segment), "size of one event log segment file (preallocated)" },
+    { "tracker", "event_log_lag_max", CT_INT, "100000", 100, 100000000, NULL,
+      C(tracker_event_log_lag_max),
+      "events acknowledged but not yet in the mail log; beyond it reads are answered 503 "
+      "with Retry-After" },
     { "tracker", "forward_max_queue", CT_INT, "100000", 0, 100000000, NULL,
       C(tracker_forward_max_queue),
       "outbox items per peer (one per mail and recipient); beyond it changes are recorded "

@@ -308,6 +308,43 @@ int store_record_event(store_t *st, const struct store_event_in *ev,
                        struct store_rcpt *after, int *matched);
 
 /*
+ * The event log's side (issue 17, evapply.h).
+ *
+ * store_event_peek: what store_record_event would match, without changing
+ * anything (one read transaction): *current = the matched entry as it is
+ * now (for rule 3, the member entry it would create), *matched the rule.
+ * Errors as store_record_event's.
+ *
+ * store_event_apply: the pure update rule store_record_event applies to
+ * the matched entry; 1 if r changed.
+ *
+ * store_apply_events: b->n events in one write transaction, in the given
+ * order, and meta "wal_applied" = b->seq in the same transaction (so the
+ * mail log and the number of the last event it holds never disagree).
+ * Per event, results[i] is STORE_OK, or STORE_ENOTFOUND / STORE_ENORCPT
+ * for an event whose mail or entry is gone (nothing changed for it);
+ * matched[i] and overflow[i] (the peer's outbox was full) as for
+ * store_record_event.  A batch with b->seq not above the stored number is
+ * not applied again (b->already = 1).  Any other error: nothing applied.
+ * store_applied_seq: the stored number (0 = none yet).
+ */
+int store_event_peek(store_t *st, const struct store_event_in *ev, struct store_rcpt *current,
+                     int *matched);
+int store_event_apply(struct store_rcpt *r, const struct store_event_in *ev, uint64_t now_ms);
+
+struct store_event_batch {
+    const struct store_event_in *evs;
+    size_t                       n;
+    uint64_t                     seq;      /* the last event's number */
+    int                         *results;  /* n each, filled in */
+    int                         *matched;
+    int                         *overflow;
+    int                          already;
+};
+int store_apply_events(store_t *st, struct store_event_batch *b);
+int store_applied_seq(store_t *st, uint64_t *seq);
+
+/*
  * A peer's member entry (design §11, §7): like store_merge, but when
  * remote->address was not recorded here and remote->original_recipient was
  * recorded for this mail as hosted by peer, the member entry is created

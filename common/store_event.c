@@ -27,6 +27,7 @@ struct ev_arg {
     struct store_rcpt            after;
     int                          matched;
     int                          overflow;  /* the peer's outbox was full */
+    char                        *dry_orig;  /* store_event_peek: rule 3's list */
 };
 
 /* Add a fresh member entry (status sent) and its by_rcpt index. */
@@ -82,9 +83,10 @@ static int hosted_entry(store_t *st, MDB_txn *txn, const char *id, const char *a
 
 /*
  * Rules 1-3 of store_record_event: the address of the entry to update in
- * *target (allocated), creating a member entry for rule 3.
+ * *target (allocated), creating a member entry for rule 3 (dry: only
+ * saying so, in a read-only transaction; *orig_out = the list's address).
  */
-static int ev_match(store_t *st, MDB_txn *txn, struct ev_arg *a, char **target)
+static int ev_match(store_t *st, MDB_txn *txn, struct ev_arg *a, char **target, int dry)
 {
     const struct store_event_in *ev = a->ev;
     char bare[ADDR_KEY_MAX + 1];
@@ -127,6 +129,12 @@ static int ev_match(store_t *st, MDB_txn *txn, struct ev_arg *a, char **target)
     }
     if (rc != 0)
         return rc;
+    if (dry) {
+        *target = xstrdup(ev->rcpt);
+        a->dry_orig = xstrdup(orig);
+        a->matched = STORE_MATCH_MEMBER;
+        return 0;
+    }
     rc = add_member(st, txn, ev->id, ev->rcpt, ev->this_server, orig, a->now);
     if (rc == 0)
         rc = mark_expanded(st, txn, ev->id, orig, a->now);
@@ -147,25 +155,14 @@ static int ev_fn(store_t *st, MDB_txn *txn, void *arg)
     store_rcpt_clear(&a->after);
     a->overflow = 0;
     a->matched = STORE_MATCH_NONE;
-    rc = ev_match(st, txn, a, &target);
+    rc = ev_match(st, txn, a, &target, 0);
     if (rc == 0)
         rc = store_db_rcpt_load(st, txn, ev->id, target, &a->after);
     if (rc != 0) {
         free(target);
         return rc;
     }
-    switch (ev->event) {
-    case STORE_EV_RECEIVED:
-        changed = store_rec_apply_received(&a->after, ev->via);
-        break;
-    case STORE_EV_DELETED_UNREAD:
-        changed = store_rec_apply_deleted(&a->after, ev->via);
-        break;
-    default:
-        store_rec_apply_read(&a->after, ev->when_ms ? ev->when_ms : a->now, ev->via);
-        changed = 1;
-        break;
-    }
+    changed = store_event_apply(&a->after, ev, a->now);
     /* A new member entry is news for the sender's server even unchanged. */
     if (changed || a->matched == STORE_MATCH_MEMBER) {
         a->after.updated_ms = a->now;
@@ -175,6 +172,172 @@ static int ev_fn(store_t *st, MDB_txn *txn, void *arg)
                                       &a->overflow);
     }
     free(target);
+    return rc;
+}
+
+int store_event_apply(struct store_rcpt *r, const struct store_event_in *ev, uint64_t now_ms)
+{
+    switch (ev->event) {
+    case STORE_EV_RECEIVED:
+        return store_rec_apply_received(r, ev->via);
+    case STORE_EV_DELETED_UNREAD:
+        return store_rec_apply_deleted(r, ev->via);
+    default:
+        store_rec_apply_read(r, ev->when_ms ? ev->when_ms : now_ms, ev->via);
+        return 1;
+    }
+}
+
+static int ev_args_ok(const struct store_event_in *ev)
+{
+    return ev != NULL && store_db_id_ok(ev->id) && store_db_addr_ok(ev->rcpt) &&
+           !(ev->original && ev->original[0] && !store_db_addr_ok(ev->original)) &&
+           ev->this_server != NULL && store_db_field_ok(ev->this_server) &&
+           ev->event >= STORE_EV_READ && ev->event <= STORE_EV_DELETED_UNREAD &&
+           !(ev->forward_to && !store_db_peer_ok(ev->forward_to));
+}
+
+static int peek_fn(store_t *st, MDB_txn *txn, void *arg)
+{
+    struct ev_arg *a = arg;
+    char *target = NULL;
+    int rc;
+
+    store_rcpt_clear(&a->after);
+    a->dry_orig = xfree(a->dry_orig);
+    a->matched = STORE_MATCH_NONE;
+    rc = ev_match(st, txn, a, &target, 1);
+    if (rc == 0 && a->matched == STORE_MATCH_MEMBER) {
+        /* What add_member would create. */
+        a->after.address = target;
+        a->after.server = xstrdup(a->ev->this_server);
+        a->after.status = STORE_SENT;
+        a->after.original_recipient = a->dry_orig;
+        a->dry_orig = NULL;
+        return 0;
+    }
+    if (rc == 0)
+        rc = store_db_rcpt_load(st, txn, a->ev->id, target, &a->after);
+    free(target);
+    return rc;
+}
+
+int store_event_peek(store_t *st, const struct store_event_in *ev, struct store_rcpt *current,
+                     int *matched)
+{
+    struct ev_arg a = { 0 };
+    int rc;
+
+    memset(current, 0, sizeof(*current));
+    *matched = STORE_MATCH_NONE;
+    if (st == NULL || !ev_args_ok(ev))
+        return STORE_EINVAL;
+    a.ev = ev;
+    rc = store_env_read(st, peek_fn, &a);
+    free(a.dry_orig);
+    if (rc == STORE_OK) {
+        *current = a.after;
+        *matched = a.matched;
+    } else {
+        store_rcpt_clear(&a.after);
+    }
+    return rc;
+}
+
+static const MDB_val applied_key = { 11, (void *)"wal_applied" };
+
+static int applied_load(store_t *st, MDB_txn *txn, uint64_t *seq)
+{
+    MDB_val v;
+    MDB_val k = applied_key;
+    int rc = mdb_get(txn, st->dbi[STORE_DB_META], &k, &v);
+
+    *seq = 0;
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc != 0)
+        return rc;
+    if (v.mv_size != 8)
+        return MDB_CORRUPTED;
+    const unsigned char *p = v.mv_data;
+    for (int i = 7; i >= 0; i--)
+        *seq = *seq << 8 | p[i];
+    return 0;
+}
+
+static int applied_fn(store_t *st, MDB_txn *txn, void *arg)
+{
+    return store_env_err(applied_load(st, txn, arg), "reading the applied event number");
+}
+
+int store_applied_seq(store_t *st, uint64_t *seq)
+{
+    *seq = 0;
+    return st == NULL ? STORE_EINVAL : store_env_read(st, applied_fn, seq);
+}
+
+struct batch_arg {
+    struct store_event_batch *b;
+    uint64_t                  now;
+};
+
+static int batch_fn(store_t *st, MDB_txn *txn, void *arg)
+{
+    struct batch_arg *ba = arg;
+    struct store_event_batch *b = ba->b;
+    uint64_t prev;
+    unsigned char v[8];
+    int rc;
+
+    rc = applied_load(st, txn, &prev);
+    if (rc != 0)
+        return store_env_err(rc, "reading the applied event number");
+    if (prev >= b->seq) {
+        /* Already applied (a retried batch whose commit did happen). */
+        for (size_t i = 0; i < b->n; i++)
+            b->results[i] = STORE_OK;
+        b->already = 1;
+        return 0;
+    }
+    b->already = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        struct ev_arg a = { .ev = &b->evs[i], .now = ba->now };
+        rc = ev_fn(st, txn, &a);
+        store_rcpt_clear(&a.after);
+        b->matched[i] = a.matched;
+        b->overflow[i] = a.overflow;
+        b->results[i] = rc;
+        /* An event for a mail or entry gone since (purged, erased) changes
+         * nothing and is reported; anything else fails the whole batch. */
+        if (rc != 0 && rc != STORE_ENOTFOUND && rc != STORE_ENORCPT)
+            return rc;
+    }
+    for (int i = 0; i < 8; i++)
+        v[i] = (unsigned char)(b->seq >> (8 * i));
+    MDB_val k = applied_key, val = { 8, v };
+    return store_env_err(mdb_put(txn, st->dbi[STORE_DB_META], &k, &val, 0),
+                         "writing the applied event number");
+}
+
+int store_apply_events(store_t *st, struct store_event_batch *b)
+{
+    struct batch_arg ba = { .b = b };
+    int rc;
+
+    if (st == NULL || b == NULL || b->seq == 0)
+        return STORE_EINVAL;
+    for (size_t i = 0; i < b->n; i++) {
+        if (!ev_args_ok(&b->evs[i]))
+            return STORE_EINVAL;
+    }
+    ba.now = store_now_ms();
+    rc = store_env_write(st, batch_fn, &ba);
+    if (rc == STORE_OK && !b->already) {
+        for (size_t i = 0; i < b->n; i++) {
+            if (b->overflow[i])
+                store_outbox_overflowed(st, b->evs[i].id, b->evs[i].rcpt, b->evs[i].forward_to);
+        }
+    }
     return rc;
 }
 
@@ -188,11 +351,7 @@ int store_record_event(store_t *st, const struct store_event_in *ev,
         memset(after, 0, sizeof(*after));
     if (matched)
         *matched = STORE_MATCH_NONE;
-    if (st == NULL || ev == NULL || !store_db_id_ok(ev->id) || !store_db_addr_ok(ev->rcpt) ||
-        (ev->original && ev->original[0] && !store_db_addr_ok(ev->original)) ||
-        ev->this_server == NULL || !store_db_field_ok(ev->this_server) ||
-        ev->event < STORE_EV_READ || ev->event > STORE_EV_DELETED_UNREAD ||
-        (ev->forward_to && !store_db_peer_ok(ev->forward_to)))
+    if (st == NULL || !ev_args_ok(ev))
         return STORE_EINVAL;
     a.ev = ev;
     a.now = store_now_ms();

@@ -106,11 +106,35 @@ static void api_store_error(struct api_resp *resp, int rc)
     case STORE_ECLOSED:
         api_error(resp, 503, "unavailable", "the tracker is shutting down");
         return;
+    case EVAPPLY_EBUSY:
+        /* The event log is ahead of the mail log by event_log_lag_max:
+         * better a retry than a log growing without limit. */
+        metrics_store_error();
+        api_resp_header(resp, "Retry-After", "1");
+        api_error(resp, 503, "busy", "too many reads wait to be applied; retry");
+        return;
     default:
         metrics_store_error();
         api_error(resp, 500, "store_error", "%s", store_strerror(rc));
         return;
     }
+}
+
+/*
+ * Reads see every acknowledged event (issue 17): wait until the mail log
+ * holds what the event log acknowledged for this mail (id) or for all
+ * (id NULL).  1 to go on, 0 with a 503 when the apply is stuck.
+ */
+int api_barrier(const struct api_ctx *ctx, const char *id, struct api_resp *resp)
+{
+    if (ctx->ev == NULL)
+        return 1;
+    if ((id ? evapply_barrier_mail(ctx->ev, id, API_BARRIER_MS)
+            : evapply_barrier_all(ctx->ev, API_BARRIER_MS)) == 0)
+        return 1;
+    api_resp_header(resp, "Retry-After", "1");
+    api_error(resp, 503, "busy", "recent reads are not applied yet; retry");
+    return 0;
 }
 
 /* ---- POST /v1/reads ------------------------------------------------------ */
@@ -365,7 +389,8 @@ static void api_reads(const struct api_ctx *ctx, const struct api_req *req,
         .event = rd.event, .when_ms = rd.when_ms, .via = rd.via, .forward_to = forward_to,
     };
     int matched = STORE_MATCH_NONE;
-    rc = store_record_event(ctx->store, &ev, &after, &matched);
+    rc = ctx->ev ? evapply_submit(ctx->ev, &ev, &after, &matched)
+                 : store_record_event(ctx->store, &ev, &after, &matched);
     if (rc == STORE_ENOTFOUND) {
         api_unmatched(&rd, METRICS_UM_UNKNOWN_MAIL, "mail not in this server's log");
         api_error(resp, 404, "mail_not_found", "mail %s is not in this server's log", rd.id);
@@ -391,8 +416,8 @@ static void api_reads(const struct api_ctx *ctx, const struct api_req *req,
     }
     metrics_recorded(rd.event == STORE_EV_DELETED_UNREAD ? METRICS_DELETED_UNREAD
                      : rd.event == STORE_EV_RECEIVED ? METRICS_RECEIVED : METRICS_READ);
-    if (forward_to != NULL)
-        peer_kick(forward_to);          /* wake the forwarder for that peer */
+    if (forward_to != NULL && ctx->ev == NULL)
+        peer_kick(forward_to);          /* wake the forwarder (else: once applied) */
     struct jw w;
     jw_init(&w, 512);
     jw_obj_open(&w);
@@ -437,6 +462,8 @@ static void api_mail(const struct api_ctx *ctx, const struct api_req *req,
         return;
     }
 
+    if (!api_barrier(ctx, id, resp))
+        return;
     rc = store_get_mail(ctx->store, id, &rec);
     if (rc == STORE_ENOTFOUND) {
         api_error(resp, 404, "mail_not_found", "mail %s is not in this server's log", id);
@@ -558,6 +585,8 @@ static void api_mails(const struct api_ctx *ctx, const struct api_req *req,
     }
 
     memset(&list, 0, sizeof list);
+    if (!api_barrier(ctx, NULL, resp))
+        return;
     rc = store_list(ctx->store, &lq.q, &list);
     if (rc != STORE_OK) {
         api_store_error(resp, rc);

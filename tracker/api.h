@@ -39,11 +39,13 @@
 #include <jansson.h>
 
 #include "conf.h"
+#include "evapply.h"
 #include "store.h"
 
 struct api_ctx {
     struct conf *conf;
     store_t     *store;
+    evapply_t   *ev;            /* the event log in front of the store (issue 17) */
 };
 
 struct api_arg {
@@ -85,6 +87,13 @@ typedef void (*api_handler_fn)(const struct api_ctx *ctx, const struct api_req *
                                struct api_resp *resp);
 
 void api_register(int route, api_handler_fn fn);
+/*
+ * Before a query reads the mail log: wait (at most API_BARRIER_MS) until it
+ * shows every event acknowledged so far, for mail id or (NULL) for all.
+ * 1 = go on; 0 = resp holds a 503 with Retry-After.
+ */
+int api_barrier(const struct api_ctx *ctx, const char *id, struct api_resp *resp);
+#define API_BARRIER_MS 5000
 void api_handle(const struct api_ctx *ctx, const struct api_req *req,
                 struct api_resp *resp);
 

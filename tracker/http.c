@@ -110,6 +110,7 @@ static void *http_uri_cb(void *cls, const char *uri, struct MHD_Connection *conn
     r->ctx.conf = conf_ref(r->h->ctx.conf);
     pthread_mutex_unlock(&r->h->conf_lock);
     r->ctx.store = r->h->ctx.store;
+    r->ctx.ev = r->h->ctx.ev;
     r->start_us = http_now_us();
     r->uri_len = uri ? strlen(uri) : 0;
     return r;

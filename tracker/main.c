@@ -38,13 +38,40 @@
 #include "mailid.h"
 #include "paths.h"
 #include "peer.h"
+#include "metrics.h"
 #include "reclog.h"
 #include "retention.h"
 #include "store.h"
+#include "xmem.h"
 
 #define MAIN_DRAIN_MS      10000  /* how long SIGTERM waits for requests in flight */
 #define MAIN_PURGE_EVERY_S 60
 #define MAIN_PURGE_BATCH   200
+
+/*
+ * The event log could not be written or synced: stop at once.  Retrying a
+ * failed fdatasync could acknowledge data the kernel has dropped; the next
+ * start replays what is on disk (systemd restarts the unit).
+ */
+static void main_evlog_fatal(void *arg, const char *what)
+{
+    (void)arg;
+    log_error("event log: %s: exiting for a clean replay at the next start", what);
+    _exit(75);                  /* EX_TEMPFAIL */
+}
+
+/* An event is in the mail log now: wake the forwarder if it queued one. */
+static void main_evlog_applied(void *arg, const struct store_event_in *ev, int rc, int matched)
+{
+    (void)arg;
+    (void)matched;
+    if (rc == STORE_OK && ev->forward_to != NULL)
+        peer_kick(ev->forward_to);
+    else if (rc != STORE_OK)
+        log_info("mail %s: %s event for %s not applied: %s (gone since it was acknowledged)",
+                 ev->id, ev->event == STORE_EV_READ ? "read" : ev->event == STORE_EV_RECEIVED
+                 ? "received" : "deleted_unread", ev->rcpt, store_strerror(rc));
+}
 
 static void main_usage(FILE *fp)
 {
@@ -170,6 +197,8 @@ int main(int argc, char **argv)
     int given = 0, foreground = 0, check = 0, opt, sig, status = 0;
     struct conf *conf;
     store_t *st = NULL;
+    evapply_t *ev = NULL;
+    int rc;
     http_t *http = NULL;
     retention_t *ret = NULL;
     struct api_ctx ctx;
@@ -239,8 +268,28 @@ int main(int argc, char **argv)
         goto out;
     }
 
+    /* The event log in front of the mail log (issue 17): replays what the
+     * mail log lacks before anything is served. */
+    char *evdir = conf->tracker_event_log && conf->tracker_event_log[0]
+                  ? xstrdup(conf->tracker_event_log) : xasprintf("%s/evlog", conf->store_path);
+    struct evapply_opts eo = {
+        .store = st, .dir = evdir, .seg_size = conf->tracker_event_log_segment,
+        .lag_max = (uint64_t)conf->tracker_event_log_lag_max,
+        .on_fatal = main_evlog_fatal, .on_applied = main_evlog_applied,
+    };
+    rc = evapply_open(&eo, &ev, err, sizeof err);
+    if (rc != STORE_OK) {
+        log_error("cannot open the event log in %s: %s", evdir, err);
+        free(evdir);
+        status = 1;
+        goto out;
+    }
+    free(evdir);
+    metrics_set_evapply(ev);
+
     ctx.conf = conf;
     ctx.store = st;
+    ctx.ev = ev;
     /* Peer sync (design §7): POST /v1/sync and the outbox forwarder. */
     peer_start(conf, st);
     me_register();              /* users' own view, the web page (issue 12) */
@@ -284,6 +333,9 @@ int main(int argc, char **argv)
 out:
     ret = retention_stop(ret);
     http = http_stop(http);
+    metrics_set_evapply(NULL);
+    evapply_close(ev);          /* applies what was acknowledged */
+    ev = NULL;
     peer_stop();
     st = store_close(st);
     if (conf->tracker_pid_file != NULL && conf->tracker_pid_file[0] != '\0')

@@ -403,7 +403,8 @@ static void me_sent(const struct api_ctx *ctx, const struct api_req *req,
     struct store_list l;
     int rc;
 
-    if (me_identify(ctx, req, &u, resp) != 0 || me_parse_q(req, allowed, &mq, resp) != 0)
+    if (me_identify(ctx, req, &u, resp) != 0 || me_parse_q(req, allowed, &mq, resp) != 0 ||
+        !api_barrier(ctx, NULL, resp))
         return;
     if (mq.has_msgid)
         rc = store_find_msgids(ctx->store, me_login(&u), me_addr(&u), mq.msgids,
@@ -449,6 +450,8 @@ static void me_sent_one(const struct api_ctx *ctx, const struct api_req *req,
         api_error(resp, 400, "bad_mail_id", "not a mail id");
         return;
     }
+    if (!api_barrier(ctx, id, resp))
+        return;
     int rc = store_get_mail(ctx->store, id, &rec);
     /* Another user's mail is answered exactly like a missing one. */
     if (rc == STORE_OK &&
@@ -492,6 +495,10 @@ static void me_reads(const struct api_ctx *ctx, const struct api_req *req,
         jw_str(&w, "");
         jw_obj_close(&w);
         me_jw(resp, &w);
+        return;
+    }
+    if (!api_barrier(ctx, NULL, resp)) {
+        free(jw_finish(&w, NULL));
         return;
     }
     mq.q.recipient = u.address;

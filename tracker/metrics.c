@@ -32,6 +32,46 @@ static _Atomic uint64_t metrics_members;
 static _Atomic uint64_t metrics_ign[2];
 static _Atomic uint64_t metrics_store_err;
 static _Atomic long long metrics_flight;
+static evapply_t *_Atomic metrics_ev;
+
+void metrics_set_evapply(evapply_t *ev)
+{
+    atomic_store(&metrics_ev, ev);
+}
+
+/* The event log (issue 17): how far the mail log is behind the answers. */
+static void metrics_evlog_write(FILE *fp)
+{
+    evapply_t *ev = atomic_load(&metrics_ev);
+    struct evapply_stats s;
+
+    if (ev == NULL)
+        return;
+    evapply_stats(ev, &s);
+    fprintf(fp, "# HELP mailstate_evlog_lag Events acknowledged but not yet in the mail log.\n"
+                "# TYPE mailstate_evlog_lag gauge\nmailstate_evlog_lag %llu\n"
+                "# HELP mailstate_evlog_appended Number of the last event appended.\n"
+                "# TYPE mailstate_evlog_appended gauge\nmailstate_evlog_appended %llu\n"
+                "# HELP mailstate_evlog_applied Number of the last event in the mail log.\n"
+                "# TYPE mailstate_evlog_applied gauge\nmailstate_evlog_applied %llu\n"
+                "# HELP mailstate_evlog_syncs_total Groups of events written with one fdatasync.\n"
+                "# TYPE mailstate_evlog_syncs_total counter\nmailstate_evlog_syncs_total %llu\n"
+                "# HELP mailstate_evlog_apply_batches_total Mail log transactions applying events.\n"
+                "# TYPE mailstate_evlog_apply_batches_total counter\n"
+                "mailstate_evlog_apply_batches_total %llu\n"
+                "# HELP mailstate_evlog_apply_max_seconds Longest such transaction.\n"
+                "# TYPE mailstate_evlog_apply_max_seconds gauge\n"
+                "mailstate_evlog_apply_max_seconds %.3f\n"
+                "# HELP mailstate_evlog_apply_errors_total Failed apply transactions (retried).\n"
+                "# TYPE mailstate_evlog_apply_errors_total counter\n"
+                "mailstate_evlog_apply_errors_total %llu\n"
+                "# HELP mailstate_evlog_busy_total Reads answered 503 for the lag bound.\n"
+                "# TYPE mailstate_evlog_busy_total counter\nmailstate_evlog_busy_total %llu\n",
+            (unsigned long long)s.lag, (unsigned long long)s.appended,
+            (unsigned long long)s.applied, (unsigned long long)s.groups,
+            (unsigned long long)s.batches, (double)s.batch_max_ms / 1000.0,
+            (unsigned long long)s.apply_errors, (unsigned long long)s.busy);
+}
 
 void metrics_request(int route, unsigned code, uint64_t usec)
 {
@@ -174,6 +214,7 @@ char *metrics_render(store_t *st, size_t *len)
                 ss.map_size, ss.map_used, (unsigned long long)ss.commits,
                 (unsigned long long)ss.writes, (unsigned long long)ss.outbox_overflow);
     peer_metrics_write(fp);             /* outbox, forwards, refused syncs */
+    metrics_evlog_write(fp);
     me_metrics_write(fp);               /* user password checks (issue 12) */
     if (fclose(fp) != 0 || buf == NULL)
         log_panic("metrics: out of memory");

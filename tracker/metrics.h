@@ -24,6 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "evapply.h"
 #include "store.h"
 
 enum metrics_event { METRICS_READ = 0, METRICS_DELETED_UNREAD = 1, METRICS_RECEIVED = 2,
@@ -45,5 +46,7 @@ void metrics_store_error(void);
 void metrics_in_flight(int delta);
 
 char *metrics_render(store_t *st, size_t *len);
+/* The event log whose figures /metrics shows (NULL: none). */
+void metrics_set_evapply(evapply_t *ev);
 
 #endif
