@@ -43,7 +43,8 @@
 #include "store.h"
 
 #define EVAPPLY_EBUSY  (-100)   /* submit: too many events wait to be applied */
-#define EVAPPLY_TXN_MS 10       /* target duration of one apply transaction */
+#define EVAPPLY_TXN_MS 50       /* bound on one apply transaction (its sync included) */
+#define EVAPPLY_GATHER_MS 20    /* an apply batch gathers events this long at most */
 
 typedef struct evapply evapply_t;
 
