@@ -68,8 +68,32 @@ int conf_src_next(struct conf_loader *ld, const char **line, size_t *len)
 
 /* ---- named sections ----------------------------------------------------- */
 
+/* [webhook NAME]: its own list (server and token share the code below). */
+static void hook_section(struct conf_loader *ld, const char *name, size_t n)
+{
+    for (size_t i = 0; i < ld->n_hook; i++)
+        if (strlen(ld->hook[i]->name) == n && memcmp(ld->hook[i]->name, name, n) == 0) {
+            conf_error(ld, ld->line, "section [webhook %s] appears twice (first on line %d)",
+                       ld->hook[i]->name, ld->hook[i]->line);
+            return;
+        }
+    struct conf_hook_raw *r = xcalloc(1, sizeof(*r));
+    r->name = xstrndup(name, n);
+    r->line = ld->line;
+    ld->hook = xrealloc(ld->hook, (ld->n_hook + 1) * sizeof(*ld->hook));
+    ld->hook[ld->n_hook++] = r;
+    ld->sec_record = r;
+    ld->sec_kind = CONF_SEC_NAMED;
+    snprintf(ld->sec_type, sizeof(ld->sec_type), "webhook");
+    snprintf(ld->sec_name, sizeof(ld->sec_name), "webhook %.*s", (int)n, name);
+}
+
 void conf_named_section(struct conf_loader *ld, const char *kind, const char *name, size_t n)
 {
+    if (strcmp(kind, "webhook") == 0) {
+        hook_section(ld, name, n);
+        return;
+    }
     int is_srv = strcmp(kind, "server") == 0;
     size_t count = is_srv ? ld->n_srv : ld->n_tok;
 
@@ -106,6 +130,8 @@ int *conf_record_seen(struct conf_loader *ld, const struct conf_key *k)
 {
     if (strcmp(ld->sec_type, "server") == 0)
         return &((struct conf_srv_raw *)ld->sec_record)->seen[k - conf_keys];
+    if (strcmp(ld->sec_type, "webhook") == 0)
+        return &((struct conf_hook_raw *)ld->sec_record)->seen[k - conf_keys];
     return &((struct conf_tok_raw *)ld->sec_record)->seen[k - conf_keys];
 }
 
@@ -129,6 +155,13 @@ static void loader_free(struct conf_loader *ld)
         free(r->name);
         free(r);
     }
+    for (size_t i = 0; i < ld->n_hook; i++) {
+        free(ld->hook[i]->name);
+        free(ld->hook[i]->url);
+        free(ld->hook[i]->secret_file);
+        free(ld->hook[i]);
+    }
+    free(ld->hook);
     free(ld->srv);
     free(ld->tok);
     free(ld->buf);
@@ -273,7 +306,7 @@ static void build_tokens(struct conf_loader *ld, struct conf_full *cf)
         t->name = xstrdup(r->name);
         t->scopes = r->scopes;
         if (!r->seen[ksc - conf_keys] || r->scopes == 0)
-            conf_error(ld, r->line, "[token %s] needs scopes (notify, query, admin)", r->name);
+            conf_error(ld, r->line, "[token %s] needs scopes (notify, query, admin, events)", r->name);
         if (r->secret && r->secret_file) {
             conf_error(ld, r->seen[ksf - conf_keys],
                        "[token %s] has both secret and secret_file; keep one", r->name);
@@ -315,6 +348,39 @@ static void build_tokens(struct conf_loader *ld, struct conf_full *cf)
     }
 }
 
+/* [webhook NAME]: url and secret_file required; events default to all. */
+static void build_webhooks(struct conf_loader *ld)
+{
+    struct conf *c = ld->c;
+    const struct conf_key *kev = conf_key_find("webhook", "events");
+
+    c->webhooks = xcalloc(ld->n_hook ? ld->n_hook : 1, sizeof(*c->webhooks));
+    for (size_t i = 0; i < ld->n_hook; i++) {
+        struct conf_hook_raw *r = ld->hook[i];
+        struct conf_webhook *w = &c->webhooks[c->n_webhooks++];
+
+        w->name = xstrdup(r->name);
+        w->url = r->url ? xstrdup(r->url) : NULL;
+        w->events = r->seen[kev - conf_keys] ? r->events
+                                             : CONF_EV_READ | CONF_EV_RECEIVED |
+                                               CONF_EV_DELETED_UNREAD;
+        if (r->url == NULL)
+            conf_error(ld, r->line, "[webhook %s] needs url", r->name);
+        if (r->seen[kev - conf_keys] && r->events == 0)
+            conf_error(ld, r->seen[kev - conf_keys], "[webhook %s] events: name at least one",
+                       r->name);
+        if (r->secret_file == NULL) {
+            conf_error(ld, r->line, "[webhook %s] needs secret_file (the signing secret)",
+                       r->name);
+        } else if (!(ld->flags & CONF_NO_KEY)) {
+            char what[64];
+            snprintf(what, sizeof(what), "[webhook %s] secret_file", r->name);
+            w->secret = read_secret(ld, what, r->secret_file, CONF_SECRET_MIN, CONF_KEY_MAX, 1,
+                                    &w->secret_len);
+        }
+    }
+}
+
 static int str_cmp(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -327,6 +393,9 @@ static void finish(struct conf_loader *ld, struct conf_full *cf)
 
     build_system(ld);
     build_tokens(ld, cf);
+    build_webhooks(ld);
+    if (c->events_keep > c->retention)
+        c->events_keep = c->retention;      /* the feed never outlives the log */
     if (c->n_opt_out) {
         qsort(c->opt_out, c->n_opt_out, sizeof(char *), str_cmp);
         for (size_t i = 0; i < c->n_opt_out; i++) {
@@ -376,7 +445,7 @@ static void conf_free(struct conf *c)
 
     for (size_t i = 0; i < conf_n_keys; i++) {
         const struct conf_key *k = &conf_keys[i];
-        if (strcmp(k->section, "server") == 0 || strcmp(k->section, "token") == 0)
+        if (conf_is_named(k->section))
             continue;
         if (k->type == CT_STRING || k->type == CT_SOCKET || k->type == CT_LISTEN ||
             k->type == CT_HEADER || k->type == CT_URL || k->type == CT_SECRET)
@@ -401,6 +470,15 @@ static void conf_free(struct conf *c)
         free(c->tokens[i].name);
     }
     free(c->tokens);
+    for (size_t i = 0; i < c->n_webhooks; i++) {
+        if (c->webhooks[i].secret) {
+            sodium_memzero(c->webhooks[i].secret, c->webhooks[i].secret_len);
+            free(c->webhooks[i].secret);
+        }
+        free(c->webhooks[i].name);
+        free(c->webhooks[i].url);
+    }
+    free(c->webhooks);
     free(cf->tok_hash);
     msys_free(c->msys);
     free(c->path);
@@ -467,7 +545,7 @@ static struct conf *load(struct conf_loader *ld, char **errors)
     c->msys = msys_new();
     for (size_t i = 0; i < conf_n_keys; i++) {
         const struct conf_key *k = &conf_keys[i];
-        if (strcmp(k->section, "server") == 0 || strcmp(k->section, "token") == 0)
+        if (conf_is_named(k->section))
             continue;
         if (conf_set_value(ld, k, c, k->def, 0, err, sizeof(err)) < 0)
             log_panic("conf: bad default for [%s] %s: %s", k->section, k->name, err);
@@ -608,7 +686,7 @@ void conf_write_sample(FILE *fp)
           fp);
     for (size_t i = 0; i < conf_n_keys; i++) {
         const struct conf_key *k = &conf_keys[i];
-        if (strcmp(k->section, "server") == 0 || strcmp(k->section, "token") == 0)
+        if (conf_is_named(k->section))
             continue;
         if (strcmp(k->section, section) != 0) {
             section = k->section;
@@ -640,5 +718,15 @@ void conf_write_sample(FILE *fp)
           "#[token dovecot]\n", fp);
     for (size_t i = 0; i < conf_n_keys; i++)
         if (strcmp(conf_keys[i].section, "token") == 0)
+            sample_row(fp, &conf_keys[i]);
+    fputs("\n"
+          "# One [webhook NAME] section per receiver of the event feed (issue 17): each\n"
+          "# gets every event it asks for, in order, at least once, POSTed as JSON and\n"
+          "# signed: Mailstate-Signature: t=UNIX,v1=HEX(HMAC-SHA256(secret, \"t.\" + body)).\n"
+          "# Example:\n"
+          "#\n"
+          "#[webhook crm]\n", fp);
+    for (size_t i = 0; i < conf_n_keys; i++)
+        if (strcmp(conf_keys[i].section, "webhook") == 0)
             sample_row(fp, &conf_keys[i]);
 }

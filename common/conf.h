@@ -8,9 +8,10 @@
  * Parsing, validation, the defaults and the sample config (conf_write_sample)
  * all come from that table.
  *
- * Sections: [system] [milter] [tracker] [store] [auth] [log], and the named
- * sections [server NAME] (domains, tracker) and [token NAME] (secret or
- * secret_file, scopes).  Unknown sections and keys are errors.  A key given
+ * Sections: [system] [milter] [tracker] [store] [auth] [log] [events], and
+ * the named sections [server NAME] (domains, tracker), [token NAME] (secret
+ * or secret_file, scopes) and [webhook NAME] (url, secret_file, events;
+ * secret_file read with the token files' checks, 16.. bytes, required).  Unknown sections and keys are errors.  A key given
  * twice in one section is an error.
  *
  * Value types: string; bool (yes/no/true/false/on/off/1/0); integer with
@@ -75,6 +76,23 @@ enum conf_scope {
     CONF_SCOPE_NOTIFY = 1u << 0,   /* POST /v1/reads */
     CONF_SCOPE_QUERY  = 1u << 1,   /* GET /v1/mails... */
     CONF_SCOPE_ADMIN  = 1u << 2,   /* erasure, admin routes */
+    CONF_SCOPE_EVENTS = 1u << 3,   /* GET /v1/events (issue 17) */
+};
+
+/* Event kinds a webhook asks for (bit = 1 << STORE_EV_* of store.h). */
+enum conf_event_bits {
+    CONF_EV_READ           = 1u << 0,
+    CONF_EV_RECEIVED       = 1u << 1,
+    CONF_EV_DELETED_UNREAD = 1u << 2,
+};
+
+/* [webhook NAME] (issue 17): where the event feed is POSTed. */
+struct conf_webhook {
+    char          *name;
+    char          *url;             /* http:// or https:// */
+    unsigned char *secret;          /* HMAC key, from secret_file */
+    size_t         secret_len;
+    unsigned       events;          /* CONF_EV_* bits */
 };
 
 struct conf_token {
@@ -159,6 +177,15 @@ struct conf {
     /* [token NAME] */
     struct conf_token *tokens;
     size_t             n_tokens;
+
+    /* [events] and [webhook NAME] (issue 17: the event feed) */
+    long long            events_keep;         /* seconds the feed keeps an event */
+    int                  events_max_waiters;  /* long polls waiting at once */
+    int                  events_max_wait;     /* seconds: cap of ?wait= */
+    int                  webhook_backoff_max; /* seconds: cap of the retry backoff */
+    int                  webhook_timeout;     /* seconds per POST */
+    struct conf_webhook *webhooks;
+    size_t               n_webhooks;
 
     int refcnt;                     /* private: use conf_ref/conf_unref */
 };

@@ -40,6 +40,7 @@
 #define C(field) offsetof(struct conf, field), sizeof(((struct conf *)0)->field)
 #define S(field) offsetof(struct conf_srv_raw, field), sizeof(((struct conf_srv_raw *)0)->field)
 #define T(field) offsetof(struct conf_tok_raw, field), sizeof(((struct conf_tok_raw *)0)->field)
+#define W(field) offsetof(struct conf_hook_raw, field), sizeof(((struct conf_hook_raw *)0)->field)
 
 #define KB 1024LL
 #define MB (1024LL * KB)
@@ -176,6 +177,20 @@ const struct conf_key conf_keys[] = {
       "the tracker's per-change and per-refusal lines: at most this many of each per "
       "second, the rest counted as suppressed (0: no limit)" },
 
+    /* issue 17: the event feed (GET /v1/events, webhooks) */
+    { "events", "keep", CT_DURATION, "7d", 3600, 3650 * DAY, NULL, C(events_keep),
+      "the feed keeps an event this long (at most retention); a client or webhook "
+      "further behind misses what was pruned" },
+    { "events", "max_waiters", CT_INT, "32", 1, 1024, NULL, C(events_max_waiters),
+      "GET /v1/events long polls waiting at once (each holds a thread); more get 503" },
+    { "events", "max_wait", CT_DURATION, "60s", 1, 300, NULL, C(events_max_wait),
+      "longest ?wait= a long poll may ask for" },
+    { "events", "webhook_backoff_max", CT_DURATION, "5m", 1, DAY, NULL,
+      C(webhook_backoff_max),
+      "longest wait between retries of a failing webhook (1 s doubling up to it)" },
+    { "events", "webhook_timeout", CT_DURATION, "10s", 1, 600, NULL, C(webhook_timeout),
+      "a webhook POST that takes longer fails and is retried" },
+
     /* Named sections: the default text is the sample's example value. */
     { "server", "domains", CT_DOMAINS, "a.example b.example .dept.a.example", 0, 0, NULL,
       S(doms), "domains this server hosts; a leading dot means every subdomain" },
@@ -186,7 +201,13 @@ const struct conf_key conf_keys[] = {
     { "token", "secret_file", CT_STRING, "/etc/mailstate/dovecot.token", 1, 0, NULL,
       T(secret_file), "a file holding the token, mode 600 (or use secret)" },
     { "token", "scopes", CT_SCOPES, "notify", 0, 0, NULL, T(scopes),
-      "notify (POST /v1/reads), query (GET /v1/mails), admin" },
+      "notify (POST /v1/reads), query (GET /v1/mails), events (GET /v1/events), admin" },
+    { "webhook", "url", CT_URL, "https://hooks.example/mailstate", 0, 0, NULL, W(url),
+      "where the events are POSTed (http:// or https://)" },
+    { "webhook", "secret_file", CT_STRING, "/etc/mailstate/hook.secret", 1, 0, NULL,
+      W(secret_file), "the HMAC-SHA256 signing secret, >= 16 bytes, mode 600" },
+    { "webhook", "events", CT_EVENTS, "read received deleted_unread", 0, 0, NULL, W(events),
+      "which events to send: read, received, deleted_unread" },
     { NULL, NULL, 0, NULL, 0, 0, NULL, 0, 0, NULL },
 };
 
@@ -195,7 +216,7 @@ _Static_assert(sizeof(conf_keys) / sizeof(conf_keys[0]) - 1 <= CONF_N_KEYS_MAX,
                "raise CONF_N_KEYS_MAX (the per-record seen[] arrays)");
 
 static const char *const fixed_sections[] = { "system", "milter", "tracker", "store", "log",
-                                              "auth", NULL };
+                                              "auth", "events", NULL };
 
 /* ---- value parsers ------------------------------------------------------ */
 
@@ -461,6 +482,7 @@ int conf_set_value(struct conf_loader *ld, const struct conf_key *k, void *base,
     case CT_ADDRS:
     case CT_DOMAINS:
     case CT_SCOPES:
+    case CT_EVENTS:
         return conf_set_list(ld, k, base, value, line, err, errlen);
     }
     if ((k->min || k->max) && (v < k->min || v > k->max)) {
@@ -501,7 +523,7 @@ int conf_set_list(struct conf_loader *ld, const struct conf_key *k, void *base,
         c->opt_out = xfree(c->opt_out);
         c->n_opt_out = 0;
     }
-    if (k->type == CT_SCOPES && !ld->continuing)
+    if ((k->type == CT_SCOPES || k->type == CT_EVENTS) && !ld->continuing)
         *(unsigned *)field = 0;
     /* Each bad item is reported on its own, so one run shows them all. */
     while ((item = list_next(&p, &n)) != NULL) {
@@ -536,13 +558,26 @@ int conf_set_list(struct conf_loader *ld, const struct conf_key *k, void *base,
             s->doms[s->n_doms].text = xstrdup(buf);
             s->doms[s->n_doms].line = line;
             s->n_doms++;
-        } else {
-            static const char *const names[] = { "notify", "query", "admin", NULL };
+        } else if (k->type == CT_EVENTS) {
+            static const char *const names[] = { "read", "received", "deleted_unread", NULL };
             size_t i;
             for (i = 0; names[i] && strcmp(names[i], buf) != 0; i++)
                 ;
             if (names[i] == NULL) {
-                conf_error(ld, line, "%s: bad scope '%s' (notify, query, admin)", k->name, buf);
+                conf_error(ld, line, "%s: bad event '%s' (read, received, deleted_unread)",
+                           k->name, buf);
+                bad = -2;
+                continue;
+            }
+            *(unsigned *)field |= 1u << i;
+        } else {
+            static const char *const names[] = { "notify", "query", "admin", "events", NULL };
+            size_t i;
+            for (i = 0; names[i] && strcmp(names[i], buf) != 0; i++)
+                ;
+            if (names[i] == NULL) {
+                conf_error(ld, line, "%s: bad scope '%s' (notify, query, admin, events)",
+                           k->name, buf);
                 bad = -2;
                 continue;
             }
@@ -657,13 +692,13 @@ static void section_header(struct conf_loader *ld, const char *s)
                     return;
                 }
             }
-            if (strcmp(kind, "server") == 0 || strcmp(kind, "token") == 0)
+            if (conf_is_named(kind))
                 conf_error(ld, ld->line, "section [%s] needs a name: [%s NAME]", kind, kind);
             else
                 conf_error(ld, ld->line, "unknown section [%s]", inner);
             return;
         }
-        if (strcmp(kind, "server") != 0 && strcmp(kind, "token") != 0) {
+        if (!conf_is_named(kind)) {
             conf_error(ld, ld->line, "unknown section [%s]", inner);
             return;
         }
@@ -765,7 +800,7 @@ static int conf_handler(void *user, const char *section, const char *name, const
     base = ld->sec_kind == CONF_SEC_FIXED ? (void *)ld->c : ld->sec_record;
     if (ld->continuing) {
         if (k->type != CT_CIDRS && k->type != CT_ADDRS && k->type != CT_DOMAINS &&
-            k->type != CT_SCOPES) {
+            k->type != CT_SCOPES && k->type != CT_EVENTS) {
             conf_error(ld, ld->line, "%s: only lists may continue on the next line", name);
             return 1;
         }

@@ -10,6 +10,7 @@
  * on line" for duplicate detection, and the collected error text.
  */
 #include <stddef.h>
+#include <string.h>
 
 #include "cidr.h"
 #include "conf.h"
@@ -22,7 +23,15 @@ enum conf_type {
     CT_STRING, CT_BOOL, CT_INT, CT_MODE, CT_DURATION, CT_SIZE, CT_ENUM,
     CT_CIDRS, CT_ADDRS, CT_DOMAINS, CT_SCOPES,
     CT_SOCKET, CT_LISTEN, CT_HEADER, CT_URL, CT_SECRET,
+    CT_EVENTS,              /* read received deleted_unread (issue 17) */
 };
+
+/* The named sections' kinds: their rows fill raw records, not struct conf. */
+static inline int conf_is_named(const char *section)
+{
+    return strcmp(section, "server") == 0 || strcmp(section, "token") == 0 ||
+           strcmp(section, "webhook") == 0;
+}
 
 /*
  * One row per key.  off/size locate the value in struct conf for the fixed
@@ -69,6 +78,15 @@ struct conf_tok_raw {
     int      seen[CONF_N_KEYS_MAX];
 };
 
+struct conf_hook_raw {          /* [webhook NAME] */
+    char    *name;
+    int      line;
+    char    *url;
+    char    *secret_file;
+    unsigned events;
+    int      seen[CONF_N_KEYS_MAX];
+};
+
 enum conf_sec { CONF_SEC_NONE, CONF_SEC_BAD, CONF_SEC_FIXED, CONF_SEC_NAMED };
 
 struct conf_loader {
@@ -93,13 +111,15 @@ struct conf_loader {
     void        *sec_record;
 
     int          seen[CONF_N_KEYS_MAX];
-    int          fixed_line[8];
+    int          fixed_line[12];
     cidr_list_t *trusted;         /* the CIDR list being filled (owned by c->msys) */
 
     struct conf_srv_raw **srv;    /* pointers: sec_record must stay valid */
     size_t                n_srv;
     struct conf_tok_raw **tok;
     size_t                n_tok;
+    struct conf_hook_raw **hook;
+    size_t                 n_hook;
 
     char        *errors;
     size_t       errlen;

@@ -15,6 +15,7 @@
 
 #include "log.h"
 #include "store_db.h"
+#include "store_events.h"
 #include "store_env.h"
 #include "store_outbox.h"
 #include "store_me.h"
@@ -58,7 +59,7 @@ struct store_mail_rec *store_mail_rec_free(struct store_mail_rec *rec)
 
 struct put_arg {
     const struct store_mail *mail;
-    const struct store_rcpt *rcpts;
+    const struct store_rcpt **order;   /* rcpts by address (key order) */
     size_t                   n;
     uint64_t                 now;
 };
@@ -91,7 +92,7 @@ static int put_fn(store_t *st, MDB_txn *txn, void *arg)
             rc = store_me_index(st, txn, &m, 0);
     }
     for (size_t i = 0; rc == 0 && i < a->n; i++) {
-        struct store_rcpt r = a->rcpts[i];
+        struct store_rcpt r = *a->order[i];
         r.status = STORE_SENT;
         r.first_read_ms = r.last_read_ms = 0;
         r.read_count = 0;
@@ -100,36 +101,107 @@ static int put_fn(store_t *st, MDB_txn *txn, void *arg)
         store_rec_rcpt_encode(&b, &r);
         store_db_key_rcpt(&key, id, r.address);
         MDB_val rk = store_db_val(&key), rv = { b.len, b.p };
-        /* Never reset an existing entry (a relayed mail seen twice). */
-        rc = mdb_put(txn, st->dbi[STORE_DB_RCPTS], &rk, &rv, MDB_NOOVERWRITE);
+        /* A new mail's id is (nearly always) the newest and its entries
+         * come in key order: MDB_APPEND then fills pages instead of
+         * splitting them in half.  It refuses (MDB_KEYEXIST) a key that is
+         * not past the last one; the plain insert below never resets an
+         * existing entry (a relayed mail seen twice). */
+        rc = mdb_put(txn, st->dbi[STORE_DB_RCPTS], &rk, &rv, MDB_APPEND);
+        if (rc == MDB_KEYEXIST)
+            rc = mdb_put(txn, st->dbi[STORE_DB_RCPTS], &rk, &rv, MDB_NOOVERWRITE);
         if (rc == MDB_KEYEXIST) {
             rc = 0;
             continue;
         }
-        if (rc == 0) {
-            store_db_key_index(&key, r.address, id);
-            MDB_val ik = store_db_val(&key), empty = { 0, (void *)"" };
-            rc = mdb_put(txn, st->dbi[STORE_DB_BY_RCPT], &ik, &empty, 0);
-        }
+        if (rc == 0)
+            rc = store_db_rcpt_index_add(st, txn, r.address, strlen(r.address), id);
     }
     store_rec_buf_free(&b);
     return rc;
 }
 
-int store_put_sent(store_t *st, const struct store_mail *mail,
-                   const struct store_rcpt *rcpts, size_t n_rcpts)
+/* By address bytes, as LMDB orders the keys "ID address" of one mail
+ * (addresses hold no NUL, so strcmp is memcmp then length); a repeated
+ * address keeps its input order (the first one is recorded, as before). */
+static int rcpt_order_cmp(const void *x, const void *y)
 {
-    if (st == NULL || mail == NULL || !store_db_id_ok(mail->id) ||
+    const struct store_rcpt *const *a = x, *const *b = y;
+    int c = strcmp((*a)->address, (*b)->address);
+    return c ? c : (*a < *b ? -1 : *a > *b);
+}
+
+static int put_sent_ok(const struct store_mail *mail, const struct store_rcpt *rcpts,
+                       size_t n_rcpts)
+{
+    if (mail == NULL || !store_db_id_ok(mail->id) ||
         !store_db_addr_ok(mail->sender) || !store_db_field_ok(mail->queue_id) ||
         !store_db_field_ok(mail->message_id) || !store_db_field_ok(mail->subject) ||
         (mail->login && !store_db_addr_ok(mail->login)) ||
         (n_rcpts > 0 && rcpts == NULL))
-        return STORE_EINVAL;
+        return 0;
     for (size_t i = 0; i < n_rcpts; i++)
         if (!store_db_addr_ok(rcpts[i].address) || !store_db_field_ok(rcpts[i].server))
+            return 0;
+    return 1;
+}
+
+static const struct store_rcpt **put_order(const struct store_rcpt *rcpts, size_t n_rcpts)
+{
+    const struct store_rcpt **order = xcalloc(n_rcpts ? n_rcpts : 1, sizeof(*order));
+    for (size_t i = 0; i < n_rcpts; i++)
+        order[i] = &rcpts[i];
+    qsort(order, n_rcpts, sizeof(*order), rcpt_order_cmp);
+    return order;
+}
+
+int store_put_sent(store_t *st, const struct store_mail *mail,
+                   const struct store_rcpt *rcpts, size_t n_rcpts)
+{
+    if (st == NULL || !put_sent_ok(mail, rcpts, n_rcpts))
+        return STORE_EINVAL;
+    const struct store_rcpt **order = put_order(rcpts, n_rcpts);
+    struct put_arg a = { mail, order, n_rcpts, store_now_ms() };
+    int rc = store_env_write(st, put_fn, &a);
+    free(order);
+    return rc;
+}
+
+struct put_many_arg {
+    struct put_arg *puts;
+    size_t          n;
+};
+
+static int put_many_fn(store_t *st, MDB_txn *txn, void *arg)
+{
+    struct put_many_arg *a = arg;
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < a->n; i++)
+        rc = put_fn(st, txn, &a->puts[i]);
+    return rc;
+}
+
+int store_put_sent_many(store_t *st, const struct store_sent *mails, size_t n)
+{
+    if (st == NULL || (n > 0 && mails == NULL))
+        return STORE_EINVAL;
+    for (size_t i = 0; i < n; i++)
+        if (!put_sent_ok(mails[i].mail, mails[i].rcpts, mails[i].n_rcpts))
             return STORE_EINVAL;
-    struct put_arg a = { mail, rcpts, n_rcpts, store_now_ms() };
-    return store_env_write(st, put_fn, &a);
+    if (n == 0)
+        return STORE_OK;
+    struct put_many_arg a = { xcalloc(n, sizeof(*a.puts)), n };
+    uint64_t now = store_now_ms();
+    for (size_t i = 0; i < n; i++) {
+        a.puts[i].mail = mails[i].mail;
+        a.puts[i].order = put_order(mails[i].rcpts, mails[i].n_rcpts);
+        a.puts[i].n = mails[i].n_rcpts;
+        a.puts[i].now = now;
+    }
+    int rc = store_env_write(st, put_many_fn, &a);
+    for (size_t i = 0; i < n; i++)
+        free(a.puts[i].order);
+    free(a.puts);
+    return rc;
 }
 
 /* ---- reads and deletions reported for a recipient ---- */
@@ -163,6 +235,8 @@ static int mark_fn(store_t *st, MDB_txn *txn, void *arg)
         return 0;
     a->after.updated_ms = a->now;
     rc = store_db_rcpt_save(st, txn, a->id, &a->after);
+    if (rc == 0)    /* the feed (issue 17): a merge, an expunge or a read */
+        rc = store_events_append(st, txn, a->remote ? STORE_EVK_MERGE : a->deleted ? STORE_EV_DELETED_UNREAD : STORE_EV_READ, a->id, &a->after, a->now);
     if (rc == 0 && a->forward_to)
         rc = store_outbox_add_txn(st, txn, a->forward_to, a->id, a->rcpt, a->now,
                                   &a->overflow);
@@ -274,6 +348,39 @@ static int list_match(const struct store_query *q, const struct store_mail_rec *
     return 1;
 }
 
+/*
+ * Position cur (on rcpt_idx) on addr's newest id below bound (a time prefix
+ * or an id; NULL = none); MDB_NOTFOUND if there is none.  The bound is
+ * padded with '0', the lowest base32 digit: below "PREFIX000..." is below
+ * every id with that prefix, as below "PREFIX" was in the old key layout.
+ */
+static int list_seek_dup(MDB_cursor *cur, const char *addr, const char *bound,
+                         MDB_val *k, MDB_val *v)
+{
+    char b[MAILID_ID_LEN];
+    int rc;
+
+    k->mv_size = strlen(addr);
+    k->mv_data = STORE_MV(addr);
+    rc = mdb_cursor_get(cur, k, v, MDB_SET);
+    if (rc != 0 || bound == NULL)
+        return rc ? rc : mdb_cursor_get(cur, k, v, MDB_LAST_DUP);
+    memset(b, '0', sizeof(b));
+    memcpy(b, bound, strnlen(bound, sizeof(b)));
+    v->mv_size = sizeof(b);
+    v->mv_data = b;
+    rc = mdb_cursor_get(cur, k, v, MDB_GET_BOTH_RANGE);
+    if (rc == 0)
+        return mdb_cursor_get(cur, k, v, MDB_PREV_DUP);
+    if (rc != MDB_NOTFOUND)
+        return rc;
+    /* every id is below the bound: the newest one */
+    k->mv_size = strlen(addr);
+    k->mv_data = STORE_MV(addr);
+    rc = mdb_cursor_get(cur, k, v, MDB_SET);
+    return rc ? rc : mdb_cursor_get(cur, k, v, MDB_LAST_DUP);
+}
+
 static int list_fn(store_t *st, MDB_txn *txn, void *arg)
 {
     struct list_arg *a = arg;
@@ -292,9 +399,9 @@ static int list_fn(store_t *st, MDB_txn *txn, void *arg)
     a->cap = 0;
     size_t scanned = 0;
     char last[MAILID_ID_LEN + 1] = "";
-    if (q->recipient) {
+    int dup = q->recipient != NULL;     /* rcpt_idx: the address's dups */
+    if (dup) {
         dbi = st->dbi[STORE_DB_BY_RCPT];
-        store_db_key_prefix(&pfx, q->recipient);
     } else if (q->sender) {
         dbi = st->dbi[STORE_DB_BY_SENDER];
         store_db_key_prefix(&pfx, q->sender);
@@ -307,28 +414,41 @@ static int list_fn(store_t *st, MDB_txn *txn, void *arg)
     if (q->cursor && (bound == NULL || strcmp(q->cursor, bound) < 0))
         bound = q->cursor;
 
-    /* Position on the newest key below the upper bound, within the prefix. */
-    upper = pfx;
-    if (bound) {
-        memcpy(upper.b + upper.len, bound, strlen(bound));
-        upper.len += strlen(bound);
-    } else if (pfx.len) {
-        upper.b[pfx.len - 1] = 1;       /* just past every "addr 0x00 ..." */
-    }
     rc = mdb_cursor_open(txn, dbi, &cur);
     if (rc != 0)
         return rc;
-    if (upper.len) {
-        k = store_db_val(&upper);
-        rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-        rc = mdb_cursor_get(cur, &k, &v, rc == MDB_NOTFOUND ? MDB_LAST : MDB_PREV);
+    if (dup) {
+        rc = list_seek_dup(cur, q->recipient, bound, &k, &v);
     } else {
-        rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+        /* Position on the newest key below the upper bound, within the
+         * prefix. */
+        upper = pfx;
+        if (bound) {
+            memcpy(upper.b + upper.len, bound, strlen(bound));
+            upper.len += strlen(bound);
+        } else if (pfx.len) {
+            upper.b[pfx.len - 1] = 1;   /* just past every "addr 0x00 ..." */
+        }
+        if (upper.len) {
+            k = store_db_val(&upper);
+            rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+            rc = mdb_cursor_get(cur, &k, &v, rc == MDB_NOTFOUND ? MDB_LAST : MDB_PREV);
+        } else {
+            rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+        }
     }
-    for (; rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_PREV)) {
-        if (k.mv_size != pfx.len + MAILID_ID_LEN || memcmp(k.mv_data, pfx.b, pfx.len) != 0)
-            break;
-        const char *id = (const char *)k.mv_data + pfx.len;
+    for (; rc == 0; rc = mdb_cursor_get(cur, &k, &v, dup ? MDB_PREV_DUP : MDB_PREV)) {
+        const char *id;
+        if (dup) {
+            if (v.mv_size != MAILID_ID_LEN)
+                break;
+            id = v.mv_data;
+        } else {
+            if (k.mv_size != pfx.len + MAILID_ID_LEN ||
+                memcmp(k.mv_data, pfx.b, pfx.len) != 0)
+                break;
+            id = (const char *)k.mv_data + pfx.len;
+        }
         if (q->since_ms && memcmp(id, since, MAILID_TIME_LEN) < 0)
             break;
         char idz[MAILID_ID_LEN + 1];

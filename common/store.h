@@ -7,7 +7,10 @@
  *   mails     ID(26)                 -> mail record (version byte first)
  *   rcpts     ID(26) rcpt_key        -> recipient entry (version byte first)
  *   by_sender sender_key 0x00 ID(26) -> ""    (time-ordered per sender)
- *   by_rcpt   rcpt_key 0x00 ID(26)   -> ""    (time-ordered per recipient)
+ *   rcpt_idx  rcpt_key -> dups ID(26)        (schema 5, MDB_DUPSORT |
+ *                                              MDB_DUPFIXED: time-ordered per
+ *                                              recipient; schema 4 and older
+ *                                              had by_rcpt rcpt_key 0x00 ID)
  *   by_login  login 0x00 ID(26)      -> ""    (schema 2: the SMTP AUTH login
  *                                              of mails that had one)
  *   by_msgid  H(16) ID(26)           -> ""    (schema 2: H = BLAKE2b-128 of
@@ -75,7 +78,7 @@
  * LMDB needs fresh pages even to delete, so purge, erasure and outbox
  * removal may grow the map past map_size_max by a reserve (1/8 of it, at
  * least 1 MiB); the map is set back afterwards.  A full store can therefore
- * always be purged.  An insert that finds the map full at its limit first
+ * always be purged.  A write that finds the map full at its limit first
  * commits one small write (meta "settle"), because LMDB reuses the pages a
  * purge freed only from the second transaction after it; so inserts work
  * again right after a purge.
@@ -118,8 +121,11 @@
  * (a version 1 database gets by_msgid built at open). */
 /* 3: the replay sub-database (sync replay memory; nothing to migrate).
  * 4: outbox_idx, one outbox item per (peer, mail, recipient) (an older
- * database gets it built at open, duplicate items coalesced). */
-#define STORE_SCHEMA_VERSION 4
+ * database gets it built at open, duplicate items coalesced).
+ * 5: smaller entries: recipient records of version 3 (store_rec.h; older
+ * ones still decode), and rcpt_idx instead of by_rcpt (a schema 4 database
+ * gets it built at open, in bounded steps: store_schema5.h). */
+#define STORE_SCHEMA_VERSION 5
 
 enum store_err {
     STORE_OK        = 0,
@@ -242,6 +248,20 @@ store_t *store_close(store_t *st);
  */
 int store_put_sent(store_t *st, const struct store_mail *mail,
                    const struct store_rcpt *rcpts, size_t n_rcpts);
+
+/*
+ * Bulk loading (tools, benchmarks): n mails recorded as store_put_sent
+ * records each, all in one write transaction (one sync for all).  Any
+ * invalid mail fails the whole call with STORE_EINVAL and nothing written;
+ * the transaction's size is the caller's to bound (LMDB refuses one that
+ * dirties more than about 500 MB: STORE_EIO).
+ */
+struct store_sent {
+    const struct store_mail *mail;
+    const struct store_rcpt *rcpts;
+    size_t                   n_rcpts;
+};
+int store_put_sent_many(store_t *st, const struct store_sent *mails, size_t n);
 
 /*
  * A read of (id, rcpt) at when_ms reported via `via`.  If forward_to is not

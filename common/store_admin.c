@@ -15,6 +15,7 @@
 
 #include "store_db.h"
 #include "store_env.h"
+#include "store_events.h"
 #include "store_outbox.h"
 #include "store_rec.h"
 #include "xmem.h"

@@ -182,6 +182,26 @@ static int del_ignoring_missing(MDB_txn *txn, MDB_dbi dbi, MDB_val *k)
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
+int store_db_rcpt_index_add(store_t *st, MDB_txn *txn, const char *addr, size_t addr_len,
+                            const char *id)
+{
+    MDB_val k = { addr_len, STORE_MV(addr) }, v = { MAILID_ID_LEN, STORE_MV(id) };
+    /* MDB_APPENDDUP fills the address's pages instead of splitting them
+     * in half; it refuses (MDB_KEYEXIST) an id that is not the newest. */
+    int rc = mdb_put(txn, st->dbi[STORE_DB_BY_RCPT], &k, &v, MDB_APPENDDUP);
+    if (rc == MDB_KEYEXIST)
+        rc = mdb_put(txn, st->dbi[STORE_DB_BY_RCPT], &k, &v, MDB_NODUPDATA);
+    return rc == MDB_KEYEXIST ? 0 : rc;
+}
+
+int store_db_rcpt_index_del(store_t *st, MDB_txn *txn, const char *addr, size_t addr_len,
+                            const char *id)
+{
+    MDB_val k = { addr_len, STORE_MV(addr) }, v = { MAILID_ID_LEN, STORE_MV(id) };
+    int rc = mdb_del(txn, st->dbi[STORE_DB_BY_RCPT], &k, &v);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
 int store_db_mail_delete(store_t *st, MDB_txn *txn, const char *id)
 {
     struct store_mail m;
@@ -226,12 +246,9 @@ int store_db_mail_delete(store_t *st, MDB_txn *txn, const char *id)
             rc = corrupt("recipient key", id);
             break;
         }
+        /* copied out of the rcpts page before writing elsewhere */
         memcpy(key.b, (const char *)k.mv_data + MAILID_ID_LEN, alen);
-        key.b[alen] = 0;
-        memcpy(key.b + alen + 1, id, MAILID_ID_LEN);
-        key.len = alen + 1 + MAILID_ID_LEN;
-        MDB_val ik = store_db_val(&key);
-        rc = del_ignoring_missing(txn, st->dbi[STORE_DB_BY_RCPT], &ik);
+        rc = store_db_rcpt_index_del(st, txn, (const char *)key.b, alen, id);
         if (rc == 0)
             rc = mdb_cursor_del(cur, 0);
         if (rc != 0)

@@ -57,6 +57,17 @@ int store_db_rcpt_load(store_t *st, MDB_txn *txn, const char *id, const char *rc
 int store_db_rcpt_save(store_t *st, MDB_txn *txn, const char *id,
                        const struct store_rcpt *r);
 
+/*
+ * rcpt_idx (schema 5, MDB_DUPSORT | MDB_DUPFIXED): rcpt_key -> dups ID(26).
+ * add appends when id sorts after the address's newest id (full pages, the
+ * common case: ids sort by time), else inserts; an existing pair is kept.
+ * del ignores a missing pair.
+ */
+int store_db_rcpt_index_add(store_t *st, MDB_txn *txn, const char *addr, size_t addr_len,
+                            const char *id);
+int store_db_rcpt_index_del(store_t *st, MDB_txn *txn, const char *addr, size_t addr_len,
+                            const char *id);
+
 /* Delete a mail, its recipient entries and their index entries. */
 int store_db_mail_delete(store_t *st, MDB_txn *txn, const char *id);
 

@@ -20,8 +20,10 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "store_events.h"
 #include "store_me.h"
 #include "store_outbox.h"
+#include "store_schema5.h"
 #include "xmem.h"
 
 #define STORE_RETRY_MAX       64
@@ -39,10 +41,11 @@ struct wop {
 static int solo_run(store_t *st, struct wop *w);
 
 static const char *const db_names[STORE_DB_COUNT] = {
-    "mails", "rcpts", "by_sender", "by_rcpt", "outbox", "parked", "meta",
+    "mails", "rcpts", "by_sender", "rcpt_idx", "outbox", "parked", "meta",
     "by_login", "by_msgid",
     "replay",
     "outbox_idx",
+    "events",               /* issue 17: the event feed (store_events.h) */
     "erasures",
 };
 
@@ -50,6 +53,7 @@ static const char *const db_names[STORE_DB_COUNT] = {
  * every open passes the same ones. */
 static const unsigned db_flags[STORE_DB_COUNT] = {
     [STORE_DB_OUTBOX_IDX] = MDB_DUPSORT,
+    [STORE_DB_BY_RCPT] = MDB_DUPSORT | MDB_DUPFIXED,      /* schema 5 */
 };
 
 uint64_t store_now_ms(void)
@@ -185,7 +189,7 @@ static uint64_t last_txnid(store_t *st)
 }
 
 /*
- * An insert found the map full at its limit.  Pages freed by a transaction
+ * A write found the map full at its limit.  Pages freed by a transaction
  * (a purge) are reusable only from the second transaction after it (LMDB
  * keeps the previous snapshot intact), so one small commit (which may use
  * the reserve) is made before the insert is tried a last time.
@@ -433,7 +437,10 @@ out:
 /* One op alone in its own write transaction, with growth and resize. */
 static int solo_run(store_t *st, struct wop *w)
 {
-    int settled = w->frees;     /* deletions have the reserve instead */
+    /* A deletion settles too: pages that an earlier deletion freed (one
+     * that used the reserve, say) are reusable only after one more commit.
+     * The settle itself never settles. */
+    int settled = w->fn == settle_fn;
     int readers_checked = 0;
 
     for (int attempt = 0; attempt < STORE_RETRY_MAX; attempt++) {
@@ -563,6 +570,8 @@ static int write_op(store_t *st, store_txn_fn fn, void *arg, int frees)
     }
     if (frees)
         map_shrink_back(st);
+    if (op.result == STORE_OK)
+        store_events_committed(st);     /* wake the feed's long polls */
     return op.result;
 }
 
@@ -631,6 +640,7 @@ static void open_unregister(store_t *st)
 struct open_ctx {
     char  *err;
     size_t errlen;
+    int    schema5;     /* a schema 4 database: store_schema5 steps to run */
 };
 
 /* Create/open the sub-databases and check the schema (one write txn). */
@@ -687,16 +697,22 @@ static int open_dbs(store_t *st, MDB_txn *txn, void *arg)
         if (rc != 0)
             return rc;
     }
-    if (have < STORE_SCHEMA_VERSION) {
-        int n = snprintf(buf, sizeof(buf), "%d", STORE_SCHEMA_VERSION);
-        v.mv_data = buf;
-        v.mv_size = (size_t)n;
+    /* Up to 4 in this transaction; 4 -> 5 in steps after it (see
+     * store_schema5.h), which write 5 at their end. */
+    if (have < 4) {
+        v.mv_data = (void *)"4";
+        v.mv_size = 1;
         rc = mdb_put(txn, st->dbi[STORE_DB_META], &k, &v, 0);
         if (rc == 0)
-            log_info("store %s: schema %lu migrated to %d", st->path, have,
-                     STORE_SCHEMA_VERSION);
+            log_info("store %s: schema %lu migrated to 4", st->path, have);
     }
+    oc->schema5 = have < 5;
     return rc;
+}
+
+static int schema5_fn(store_t *st, MDB_txn *txn, void *arg)
+{
+    return store_schema5_step(st, txn, arg);
 }
 
 int store_env_open(const struct store_opts *opts, store_t **out, char *err, size_t errlen)
@@ -757,7 +773,7 @@ int store_env_open(const struct store_opts *opts, store_t **out, char *err, size
     }
     readers_clear(st);
 
-    struct open_ctx oc = { err, errlen };
+    struct open_ctx oc = { err, errlen, 0 };
     struct wop w = { open_dbs, &oc, 0, 1 };
     rc = solo_run(st, &w);
     if (rc != STORE_OK) {
@@ -766,6 +782,16 @@ int store_env_open(const struct store_opts *opts, store_t **out, char *err, size
                      store_strerror(rc));
         if (rc == STORE_ESCHEMA)
             log_error("%s", err);
+        store_env_close(st);
+        return rc;
+    }
+    for (int done = !oc.schema5; rc == STORE_OK && !done;) {
+        struct wop w5 = { schema5_fn, &done, 0, 1 };
+        rc = solo_run(st, &w5);
+    }
+    if (rc != STORE_OK) {
+        snprintf(err, errlen, "store %s: migrating to schema 5: %s", st->path,
+                 store_strerror(rc));
         store_env_close(st);
         return rc;
     }

@@ -42,7 +42,7 @@ enum store_db {
     STORE_DB_MAILS,
     STORE_DB_RCPTS,
     STORE_DB_BY_SENDER,
-    STORE_DB_BY_RCPT,
+    STORE_DB_BY_RCPT,       /* "rcpt_idx" since schema 5 (MDB_DUPSORT) */
     STORE_DB_OUTBOX,
     STORE_DB_PARKED,
     STORE_DB_META,
@@ -50,6 +50,7 @@ enum store_db {
     STORE_DB_BY_MSGID,      /* schema 2 */
     STORE_DB_REPLAY,
     STORE_DB_OUTBOX_IDX,    /* schema 4 (MDB_DUPSORT) */
+    STORE_DB_EVENTS,        /* issue 17, created at open: no schema bump */
     STORE_DB_ERASURES,      /* erasures for the peers (created at open) */
     STORE_DB_COUNT
 };

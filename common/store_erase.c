@@ -15,6 +15,7 @@
 
 #include "store_db.h"
 #include "store_env.h"
+#include "store_events.h"
 #include "xmem.h"
 
 #define ERASURE_VERSION 1
@@ -88,12 +89,36 @@ static int erase_mails(store_t *st, MDB_txn *txn, struct batch_arg *a, MDB_dbi d
     return rc;
 }
 
+/* Up to max ids of addr in by_rcpt (schema 5: key addr, duplicates ID,
+ * sorted), oldest first, inside the bound. */
+static int collect_rcpt(const struct batch_arg *a, store_t *st, MDB_txn *txn, size_t max,
+                        struct store_idlist *ids)
+{
+    MDB_cursor *cur;
+    MDB_val k = { strlen(a->addr), STORE_MV(a->addr) }, v;
+    int rc = mdb_cursor_open(txn, st->dbi[STORE_DB_BY_RCPT], &cur);
+
+    ids->n = 0;
+    if (rc != 0)
+        return rc;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET); rc == 0 && ids->n < max;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP)) {
+        if (v.mv_size != MAILID_ID_LEN)
+            continue;
+        if (a->bounded && memcmp(v.mv_data, a->before, MAILID_TIME_LEN) >= 0)
+            break;                      /* ids sort by time: the rest is newer */
+        store_idlist_add(ids, v.mv_data);
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
 /* The address's own recipient entries; the mails stay. */
 static int erase_entries(store_t *st, MDB_txn *txn, struct batch_arg *a, size_t max)
 {
     struct store_idlist ids = { 0 };
     struct store_key key;
-    int rc = collect(a, txn, st->dbi[STORE_DB_BY_RCPT], max, &ids);
+    int rc = collect_rcpt(a, st, txn, max, &ids);
 
     for (size_t i = 0; rc == 0 && i < ids.n; i++) {
         store_db_key_rcpt(&key, ids.ids[i], a->addr);
@@ -103,8 +128,13 @@ static int erase_entries(store_t *st, MDB_txn *txn, struct batch_arg *a, size_t 
             a->erased++;
         else if (rc == MDB_NOTFOUND)
             rc = 0;
-        if (rc == 0)
-            rc = del_index(txn, st->dbi[STORE_DB_BY_RCPT], a->addr, ids.ids[i]);
+        if (rc == 0) {
+            MDB_val ik = { strlen(a->addr), STORE_MV(a->addr) };
+            MDB_val iv = { MAILID_ID_LEN, ids.ids[i] };
+            rc = mdb_del(txn, st->dbi[STORE_DB_BY_RCPT], &ik, &iv);
+            if (rc == MDB_NOTFOUND)
+                rc = 0;
+        }
         a->done++;
     }
     store_idlist_free(&ids);
@@ -126,10 +156,12 @@ static int batch_fn(store_t *st, MDB_txn *txn, void *arg)
     return rc;
 }
 
+/* Once per erasure: the outbox sweep and the event feed (store_events.h)
+ * both walk their whole database. */
 static int sweep_fn(store_t *st, MDB_txn *txn, void *arg)
 {
-    (void)arg;
-    return store_db_outbox_sweep(st, txn, NULL);
+    int rc = store_db_outbox_sweep(st, txn, NULL);
+    return rc ? rc : store_events_erase_addr(st, txn, arg);
 }
 
 int store_erase_until(store_t *st, const char *addr_key, uint64_t before_ms,
@@ -153,7 +185,7 @@ int store_erase_until(store_t *st, const char *addr_key, uint64_t before_ms,
     /* also after a run that found nothing: an earlier run may have stopped
      * between its last batch and this sweep */
     if (rc == STORE_OK)
-        rc = store_env_write_free(st, sweep_fn, NULL);
+        rc = store_env_write_free(st, sweep_fn, (void *)(uintptr_t)addr_key);
     if (erased)
         *erased = total;
     return rc;

@@ -15,6 +15,7 @@
 #include "addr.h"
 #include "store_db.h"
 #include "store_env.h"
+#include "store_events.h"
 #include "store_outbox.h"
 #include "store_rec.h"
 #include "xmem.h"
@@ -30,12 +31,11 @@ struct ev_arg {
     char                        *dry_orig;  /* store_event_peek: rule 3's list */
 };
 
-/* Add a fresh member entry (status sent) and its by_rcpt index. */
+/* Add a fresh member entry (status sent) and its rcpt_idx entry. */
 static int add_member(store_t *st, MDB_txn *txn, const char *id, const char *rcpt,
                       const char *server, const char *original, uint64_t now)
 {
     struct store_rcpt m = { 0 };
-    struct store_key key;
     int rc;
 
     m.address = (char *)(uintptr_t)rcpt;
@@ -44,11 +44,8 @@ static int add_member(store_t *st, MDB_txn *txn, const char *id, const char *rcp
     m.updated_ms = now;
     m.original_recipient = (char *)(uintptr_t)original;
     rc = store_db_rcpt_save(st, txn, id, &m);
-    if (rc == 0) {
-        store_db_key_index(&key, rcpt, id);
-        MDB_val ik = store_db_val(&key), empty = { 0, (void *)"" };
-        rc = mdb_put(txn, st->dbi[STORE_DB_BY_RCPT], &ik, &empty, 0);
-    }
+    if (rc == 0)
+        rc = store_db_rcpt_index_add(st, txn, rcpt, strlen(rcpt), id);
     return rc;
 }
 
@@ -167,6 +164,8 @@ static int ev_fn(store_t *st, MDB_txn *txn, void *arg)
     if (changed || a->matched == STORE_MATCH_MEMBER) {
         a->after.updated_ms = a->now;
         rc = store_db_rcpt_save(st, txn, ev->id, &a->after);
+        if (rc == 0)    /* the feed (issue 17) */
+            rc = store_events_append(st, txn, ev->event, ev->id, &a->after, a->now);
         if (rc == 0 && ev->forward_to)
             rc = store_outbox_add_txn(st, txn, ev->forward_to, ev->id, target, a->now,
                                       &a->overflow);
@@ -392,6 +391,8 @@ static int member_fn(store_t *st, MDB_txn *txn, void *arg)
     if (store_rec_merge(&a->after, remote) || a->matched == STORE_MATCH_MEMBER) {
         a->after.updated_ms = a->now;
         rc = store_db_rcpt_save(st, txn, a->ev->id, &a->after);
+        if (rc == 0)    /* the feed (issue 17) */
+            rc = store_events_append(st, txn, STORE_EVK_MERGE, a->ev->id, &a->after, a->now);
     }
     return rc;
 }

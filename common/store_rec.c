@@ -9,6 +9,8 @@
 #include "xmem.h"
 
 #define STR_NULL 0xFFFFFFFFu
+/* Longest string a version 3 record may hold (as versions 1-2: u32). */
+#define STORE_REC_STR_MAX 0xFFFFFFFEu
 
 /* ---- writing ---- */
 
@@ -218,19 +220,151 @@ int store_rec_mail_decode(const void *data, size_t len, const char *id,
 
 /* ---- recipient entry ---- */
 
+/* Version 3 flags byte: status in bits 0-1, then which optional parts
+ * follow (an absent part is its zero value). */
+#define RF_STATUS   0x03u
+#define RF_EXPANDED 0x04u
+#define RF_READS    0x08u       /* first_read, last_read, read_count follow */
+#define RF_VIA      0x10u
+#define RF_ORIG     0x20u       /* original_recipient follows (maybe "") */
+#define RF_UNKNOWN  0xC0u
+
+/* LEB128: 7 bits a byte, low bits first, high bit = more follow. */
+static void put_varint(struct store_rec_buf *b, uint64_t v)
+{
+    unsigned char c[10];
+    size_t n = 0;
+    do {
+        c[n] = (unsigned char)(v & 0x7f);
+        v >>= 7;
+        if (v)
+            c[n] |= 0x80;
+        n++;
+    } while (v);
+    put_bytes(b, c, n);
+}
+
+static void put_vstr(struct store_rec_buf *b, const char *s)
+{
+    size_t n = strlen(s);
+    put_varint(b, n);
+    put_bytes(b, s, n);
+}
+
 void store_rec_rcpt_encode(struct store_rec_buf *b, const struct store_rcpt *rc)
 {
+    unsigned flags = (unsigned)rc->status & RF_STATUS;
+    int reads = rc->first_read_ms || rc->last_read_ms || rc->read_count;
+
+    flags |= rc->expanded ? RF_EXPANDED : 0;
+    flags |= reads ? RF_READS : 0;
+    flags |= rc->via[0] ? RF_VIA : 0;
+    flags |= rc->original_recipient ? RF_ORIG : 0;
     b->len = 0;
     put_u8(b, STORE_REC_RCPT_VERSION);
-    put_u8(b, (unsigned)rc->status);
-    put_u64(b, rc->first_read_ms);
-    put_u64(b, rc->last_read_ms);
-    put_u32(b, rc->read_count);
-    put_u64(b, rc->updated_ms);
-    put_str(b, rc->server ? rc->server : "");
-    put_str(b, rc->via);
-    put_str(b, rc->original_recipient);
-    put_u8(b, rc->expanded ? 1u : 0u);
+    put_u8(b, flags);
+    put_varint(b, rc->updated_ms);
+    put_vstr(b, rc->server ? rc->server : "");
+    if (reads) {
+        put_varint(b, rc->first_read_ms);
+        put_varint(b, rc->last_read_ms);
+        put_varint(b, rc->read_count);
+    }
+    if (rc->via[0])
+        put_vstr(b, rc->via);
+    if (rc->original_recipient)
+        put_vstr(b, rc->original_recipient);
+}
+
+/* One spelling per value: at most 10 bytes, no bits past 64, no trailing
+ * zero byte (an overlong encoding). */
+static uint64_t get_varint(struct rd *r)
+{
+    uint64_t v = 0;
+    for (unsigned i = 0; i < 10; i++) {
+        const unsigned char *p = get_bytes(r, 1);
+        if (p == NULL)
+            return 0;
+        if ((i == 9 && *p > 1) || (i > 0 && *p == 0)) {
+            r->bad = 1;
+            return 0;
+        }
+        v |= (uint64_t)(*p & 0x7f) << (7 * i);
+        if (!(*p & 0x80))
+            return v;
+    }
+    r->bad = 1;
+    return 0;
+}
+
+/* A varint-length string (never NULL unless bad); max is the longest
+ * accepted, empty_ok whether "" is a valid spelling here. */
+static char *get_vstr(struct rd *r, size_t max, int empty_ok)
+{
+    uint64_t n = get_varint(r);
+    if (r->bad || n > max || (n == 0 && !empty_ok)) {
+        r->bad = 1;
+        return NULL;
+    }
+    const unsigned char *p = get_bytes(r, (size_t)n);
+    if (p == NULL)
+        return NULL;
+    if (memchr(p, '\0', (size_t)n) != NULL) {
+        r->bad = 1;
+        return NULL;
+    }
+    return xstrndup((const char *)p, (size_t)n);
+}
+
+/* Versions 1 and 2: fixed-width integers, u32-length strings. */
+static void rcpt_decode_v2(struct rd *r, int version, struct store_rcpt *out)
+{
+    out->status = (int)get_u8(r);
+    out->first_read_ms = get_u64(r);
+    out->last_read_ms = get_u64(r);
+    out->read_count = get_u32(r);
+    out->updated_ms = get_u64(r);
+    out->server = get_str(r);
+    get_str_fixed(r, out->via, sizeof(out->via));
+    if (version >= 2) {
+        unsigned exp;
+        out->original_recipient = get_str(r);
+        exp = get_u8(r);
+        out->expanded = exp == 1;
+        if (exp > 1)
+            r->bad = 1;
+    }
+}
+
+static void rcpt_decode_v3(struct rd *r, struct store_rcpt *out)
+{
+    unsigned flags = get_u8(r);
+
+    if (flags & RF_UNKNOWN)
+        r->bad = 1;
+    out->status = (int)(flags & RF_STATUS);
+    out->expanded = (flags & RF_EXPANDED) != 0;
+    out->updated_ms = get_varint(r);
+    out->server = get_vstr(r, STORE_REC_STR_MAX, 1);
+    if (flags & RF_READS) {
+        out->first_read_ms = get_varint(r);
+        out->last_read_ms = get_varint(r);
+        uint64_t n = get_varint(r);
+        if (n > UINT32_MAX)
+            r->bad = 1;
+        out->read_count = (uint32_t)n;
+        /* all three zero is spelt without the flag */
+        if (!out->first_read_ms && !out->last_read_ms && !out->read_count)
+            r->bad = 1;
+    }
+    if (flags & RF_VIA) {
+        char *via = get_vstr(r, sizeof(out->via) - 1, 0);
+        if (via)
+            memcpy(out->via, via, strlen(via) + 1);
+        free(via);
+    }
+    if (flags & RF_ORIG)
+        out->original_recipient = get_vstr(r, STORE_REC_STR_MAX, 1);
 }
 
 int store_rec_rcpt_decode(const void *data, size_t len, const char *address,
@@ -240,23 +374,12 @@ int store_rec_rcpt_decode(const void *data, size_t len, const char *address,
 
     memset(out, 0, sizeof(*out));
     int version = rd_version(&r, data, len);
-    if (version != 1 && version != STORE_REC_RCPT_VERSION)
+    if (version == 1 || version == 2)
+        rcpt_decode_v2(&r, version, out);
+    else if (version == STORE_REC_RCPT_VERSION)
+        rcpt_decode_v3(&r, out);
+    else
         return -1;
-    out->status = (int)get_u8(&r);
-    out->first_read_ms = get_u64(&r);
-    out->last_read_ms = get_u64(&r);
-    out->read_count = get_u32(&r);
-    out->updated_ms = get_u64(&r);
-    out->server = get_str(&r);
-    get_str_fixed(&r, out->via, sizeof(out->via));
-    if (version >= 2) {
-        unsigned exp;
-        out->original_recipient = get_str(&r);
-        exp = get_u8(&r);
-        out->expanded = exp == 1;
-        if (exp > 1)
-            r.bad = 1;
-    }
     if (rd_end(&r) < 0 || out->server == NULL || out->status < STORE_SENT ||
         out->status > STORE_READ) {
         out->server = xfree(out->server);

@@ -13,11 +13,19 @@
  *            str message_id, str subject [, str login]
  *          (version STORE_REC_MAIL_VERSION = 2 appends login; a version 1
  *          mail record decodes with login = NULL)
- *   rcpt   v u8 status, u64 first_read, u64 last_read, u32 read_count,
+ *   rcpt   v=3 u8 flags, varint updated_ms, vstr server
+ *            [, varint first_read, varint last_read, varint read_count]
+ *            [, vstr via] [, vstr original_recipient]      (address = key)
+ *          flags: bits 0-1 status, 0x04 expanded, 0x08 the three read
+ *          fields follow (absent = all zero), 0x10 via follows (absent =
+ *          ""), 0x20 original_recipient follows (absent = NULL; "" is
+ *          kept), 0xC0 must be 0.  varint = unsigned LEB128 (7 bits a byte,
+ *          low first; no overlong spelling), vstr = varint length, bytes.
+ *          (a sent entry on server "mx1": 12 bytes; 50 in version 2)
+ *          Versions 1 and 2 still decode (written before schema 5):
+ *            u8 status, u64 first_read, u64 last_read, u32 read_count,
  *            u64 updated_ms, str server, str via
- *            [, str original_recipient, u8 expanded]    (address = key)
- *          (version STORE_REC_RCPT_VERSION = 2 appends the list/alias
- *          fields; a version 1 entry decodes with NULL and 0)
+ *            [, str original_recipient, u8 expanded]   (version 2 only)
  *   outbox v u64 queued_ms, ID(26), rcpt_key            (rest of the value)
  *
  * Decoders return 0, or -1 for a truncated/overlong record or an unknown
@@ -32,7 +40,7 @@
 
 #define STORE_REC_VERSION 1
 #define STORE_REC_MAIL_VERSION 2
-#define STORE_REC_RCPT_VERSION 2
+#define STORE_REC_RCPT_VERSION 3
 
 struct store_rec_buf {
     unsigned char *p;

@@ -16,6 +16,8 @@ unsigned auth_route_scopes(int route)
     case ROUTE_MAIL:
     case ROUTE_MAILS:
         return CONF_SCOPE_QUERY;
+    case ROUTE_EVENTS:
+        return CONF_SCOPE_EVENTS;
     default:
         return 0;
     }

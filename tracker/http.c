@@ -31,12 +31,15 @@
 #define HTTP_MAX_ARGS   32
 #define HTTP_WRITERS    64
 #define HTTP_QUERIERS   8
+#define HTTP_EVENT_WAITERS 32
 #define HTTP_BACKLOG    1024
 
 struct http {
     struct MHD_Daemon *mhd;
     work_t            *work;
     work_t            *queries;      /* read-only handlers (lists, lookups) */
+    work_t            *events;       /* GET /v1/events long polls (issue 17) */
+    _Atomic unsigned   events_busy;  /* of h->opts.events_waiters */
     struct api_ctx     ctx;          /* ctx.conf: the current config (one ref) */
     pthread_mutex_t    conf_lock;    /* guards ctx.conf between swap and ref */
     struct http_opts   opts;
@@ -362,6 +365,8 @@ static void http_job(void *arg)
     struct http_req *r = arg;
 
     api_handle(&r->ctx, &r->areq, &r->resp);
+    if (r->route == ROUTE_EVENTS)
+        atomic_fetch_sub(&r->h->events_busy, 1);
     r->state = HTTP_READY;
     /* MHD's resume takes its cleanup mutex: r's fields are visible after it. */
     MHD_resume_connection(r->conn);
@@ -415,10 +420,23 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn,
                 api_error(&r->resp, 503, "unavailable", "the tracker is shutting down");
                 return http_queue(r, conn);
             }
+            /* The feed's long polls: a bounded pool, no queue behind it. */
+            if (r->route == ROUTE_EVENTS &&
+                atomic_fetch_add(&h->events_busy, 1) >= h->opts.events_waiters) {
+                atomic_fetch_sub(&h->events_busy, 1);
+                pthread_mutex_unlock(&h->work_lock);
+                api_error(&r->resp, 503, "busy", "%u event feed requests are waiting already",
+                          h->opts.events_waiters);
+                api_resp_header(&r->resp, "Retry-After", "1");
+                return http_queue(r, conn);
+            }
             r->state = HTTP_WAIT;
             /* Suspend before submitting, so the job's resume cannot come first. */
             MHD_suspend_connection(conn);
-            work_submit(route_is_write(r->route) ? h->work : h->queries, http_job, r);
+            work_submit(r->route == ROUTE_EVENTS   ? h->events
+                        : route_is_write(r->route) ? h->work
+                                                   : h->queries,
+                        http_job, r);
             pthread_mutex_unlock(&h->work_lock);
             return MHD_YES;
         }
@@ -530,6 +548,9 @@ int http_start(const struct http_opts *opts, const struct api_ctx *ctx,
     }
     h->work = work_start(h->opts.writers);
     h->queries = work_start(h->opts.queriers ? h->opts.queriers : HTTP_QUERIERS);
+    if (h->opts.events_waiters == 0)
+        h->opts.events_waiters = HTTP_EVENT_WAITERS;
+    h->events = work_start(h->opts.events_waiters);
 
     flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
             MHD_USE_ERROR_LOG;
@@ -554,6 +575,7 @@ int http_start(const struct http_opts *opts, const struct api_ctx *ctx,
                  opts->listen);
         h->work = work_stop(h->work);
         h->queries = work_stop(h->queries);
+        h->events = work_stop(h->events);
         conf_unref(h->ctx.conf);
         pthread_mutex_destroy(&h->conf_lock);
         pthread_mutex_destroy(&h->work_lock);
@@ -618,6 +640,7 @@ http_t *http_stop(http_t *h)
     /* ... and queued ones finish and resume their connections before MHD stops. */
     h->work = work_stop(h->work);
     h->queries = work_stop(h->queries);
+    h->events = work_stop(h->events);   /* feed_stop() ended their waits */
     http_drain(h, 2000);
     MHD_stop_daemon(h->mhd);
     conf_unref(h->ctx.conf);

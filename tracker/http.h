@@ -11,7 +11,10 @@
  * blocks the polling threads and many writes share one commit.  Every other
  * handler except /healthz and /metrics runs the same way on a pool of
  * opts.queriers threads, so a slow query never holds up the polling threads
- * (nor the writers).
+ * (nor the writers).  GET /v1/events, whose long poll may wait for many
+ * seconds, has a pool of its own (opts.events_waiters threads); a request
+ * beyond that many at once is answered 503 with Retry-After at once,
+ * rather than queued behind the waiting ones.
  *
  * Limits, all explicit: request line + headers <= max_header bytes (MHD's
  * per-connection memory; MHD itself answers 431/414 beyond it), request
@@ -52,6 +55,7 @@ struct http_opts {
     unsigned    max_connections;
     unsigned    max_connections_per_ip;   /* 0 = no per-address limit */
     unsigned    idle_timeout;     /* seconds */
+    unsigned    events_waiters;   /* GET /v1/events pool (issue 17); 0 = 32 */
 };
 
 typedef struct http http_t;

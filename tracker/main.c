@@ -31,6 +31,7 @@
 
 #include "api.h"
 #include "conf.h"
+#include "feed.h"
 #include "http.h"
 #include "log.h"
 #include "me.h"
@@ -42,6 +43,7 @@
 #include "reclog.h"
 #include "retention.h"
 #include "store.h"
+#include "webhook.h"
 #include "xmem.h"
 
 #define MAIN_DRAIN_MS      10000  /* how long SIGTERM waits for requests in flight */
@@ -184,6 +186,18 @@ static void main_reload(const char *path, int given, const struct conf *running,
         msys_server_count(c->msys) != msys_server_count(running->msys))
         log_warn("reload: listen, store, this_server, threads, limits, retention, "
                  "forward_* and server list changes take effect at the next restart");
+    /* issue 17: the webhooks' threads and secrets, and the feed's pool */
+    int hooks_differ = c->n_webhooks != running->n_webhooks;
+    for (size_t i = 0; !hooks_differ && i < c->n_webhooks; i++)
+        hooks_differ = main_differs(c->webhooks[i].name, running->webhooks[i].name) ||
+                       main_differs(c->webhooks[i].url, running->webhooks[i].url) ||
+                       c->webhooks[i].events != running->webhooks[i].events;
+    if (hooks_differ || c->events_max_waiters != running->events_max_waiters ||
+        c->events_keep != running->events_keep ||
+        c->webhook_backoff_max != running->webhook_backoff_max ||
+        c->webhook_timeout != running->webhook_timeout)
+        log_warn("reload: [webhook] sections and [events] keep, max_waiters, webhook_* "
+                 "take effect at the next restart");
     log_set_level((enum log_level)c->log_level);
     reclog_set_rate((unsigned)c->log_rate);
     peer_set_conf(c);           /* sync receiver and forwarder: own references */
@@ -293,6 +307,8 @@ int main(int argc, char **argv)
     /* Peer sync (design §7): POST /v1/sync and the outbox forwarder. */
     peer_start(conf, st);
     me_register();              /* users' own view, the web page (issue 12) */
+    feed_start();               /* GET /v1/events (issue 17) */
+    webhooks_start(conf, st);   /* and its webhooks */
     struct http_opts ho = {
         .listen = conf->tracker_listen,
         .threads = conf->tracker_threads > 0 ? (unsigned)conf->tracker_threads : 0,
@@ -304,13 +320,15 @@ int main(int argc, char **argv)
         .max_connections_per_ip = (unsigned)conf->tracker_max_connections_per_ip,
         .idle_timeout = conf->tracker_idle_timeout > 0
                         ? (unsigned)conf->tracker_idle_timeout : 30,
+        .events_waiters = (unsigned)conf->events_max_waiters,
     };
     if (http_start(&ho, &ctx, &http, err, sizeof err) != 0) {
         log_error("%s", err);
         status = 1;
         goto out;
     }
-    ret = retention_start(st, conf->retention, MAIN_PURGE_EVERY_S, MAIN_PURGE_BATCH);
+    ret = retention_start(st, conf->retention, conf->events_keep, MAIN_PURGE_EVERY_S,
+                          MAIN_PURGE_BATCH);
     log_info("listening on %s (port %u), server %s, mail log %s", conf->tracker_listen,
              http_port(http), msys_this_server(conf->msys), conf->store_path);
 
@@ -325,17 +343,20 @@ int main(int argc, char **argv)
     }
     log_info("signal %d: finishing requests in flight", sig);
     http_quiesce(http);
+    feed_stop();                /* long polls answer now */
     unsigned left = http_drain(http, MAIN_DRAIN_MS);
     if (left > 0)
         log_warn("%u requests still in flight after %d ms; closing them", left,
                  MAIN_DRAIN_MS);
 
 out:
+    feed_stop();
     ret = retention_stop(ret);
     http = http_stop(http);
     metrics_set_evapply(NULL);
     evapply_close(ev);          /* applies what was acknowledged */
     ev = NULL;
+    webhooks_stop();            /* after http: /metrics reads them */
     peer_stop();
     st = store_close(st);
     if (conf->tracker_pid_file != NULL && conf->tracker_pid_file[0] != '\0')

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "feed.h"
 #include "peer.h"
 #include "route.h"
 #include "log.h"
@@ -216,6 +217,7 @@ char *metrics_render(store_t *st, size_t *len)
     peer_metrics_write(fp);             /* outbox, forwards, refused syncs */
     metrics_evlog_write(fp);
     me_metrics_write(fp);               /* user password checks (issue 12) */
+    feed_metrics_write(fp, st);         /* the event feed, webhooks (issue 17) */
     if (fclose(fp) != 0 || buf == NULL)
         log_panic("metrics: out of memory");
     *len = size;

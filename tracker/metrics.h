@@ -19,7 +19,10 @@
  *   _writes_total, mailstate_outbox_overflow_total from store_stats (if st)
  *   mailstate_http_in_flight                      gauge
  *   and the peer sync's (peer_metrics_write: outbox depth/age, forwards
- *   per peer, syncs refused by reason; docs/sync.md)
+ *   per peer, syncs refused by reason; docs/sync.md), and the event feed's
+ *   (feed_metrics_write: mailstate_events_last_seq, _events_waiting, and
+ *   per webhook mailstate_webhook_backlog{webhook}, _delivered_total,
+ *   _failures_total)
  */
 #include <stddef.h>
 #include <stdint.h>

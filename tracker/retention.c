@@ -11,6 +11,7 @@
 
 #include "log.h"
 #include "store_ctl.h"
+#include "store_events.h"
 #include "xmem.h"
 
 #define RETENTION_FIRST_S  1    /* first pass soon after start */
@@ -19,6 +20,7 @@
 struct retention {
     store_t        *st;
     long long       retention_s;
+    long long       events_keep_s;   /* the event feed's bound (issue 17) */
     unsigned        interval_s;
     size_t          batch;
     pthread_t       thread;
@@ -50,6 +52,26 @@ static int retention_sleep(struct retention *r, unsigned long ms)
     return stop;
 }
 
+/* The event feed: kept for min(retention, [events] keep). */
+static void retention_events(struct retention *r, uint64_t now_ms)
+{
+    long long keep = r->events_keep_s < r->retention_s ? r->events_keep_s : r->retention_s;
+    size_t pruned, total = 0;
+    int rc;
+
+    do {
+        rc = store_events_prune(r->st, now_ms - (uint64_t)keep * 1000u, r->batch * 10, &pruned);
+        if (rc != STORE_OK) {
+            if (rc != STORE_ECLOSED)
+                log_error("retention: event prune failed: %s", store_strerror(rc));
+            break;
+        }
+        total += pruned;
+    } while (pruned > 0 && !retention_sleep(r, RETENTION_PAUSE_MS));
+    if (total > 0)
+        log_info("retention: pruned %zu feed events older than %lld s", total, keep);
+}
+
 static void retention_pass(struct retention *r)
 {
     struct timespec now;
@@ -70,6 +92,8 @@ static void retention_pass(struct retention *r)
     } while (purged > 0 && !retention_sleep(r, RETENTION_PAUSE_MS));
     if (total > 0)
         log_info("retention: purged %zu mails older than %lld s", total, r->retention_s);
+    if (rc == STORE_OK)
+        retention_events(r, (uint64_t)now.tv_sec * 1000u);
     /* "last purge" for mailstatectl status: after a pass that removed
      * mails, and hourly otherwise (one small commit, not one per pass) */
     if (rc == STORE_OK && (total > 0 || (uint64_t)now.tv_sec >= r->noted_s + 3600)) {
@@ -90,7 +114,7 @@ static void *retention_main(void *arg)
     return NULL;
 }
 
-retention_t *retention_start(store_t *st, long long retention_s,
+retention_t *retention_start(store_t *st, long long retention_s, long long events_keep_s,
                              unsigned interval_s, size_t batch)
 {
     struct retention *r;
@@ -102,6 +126,7 @@ retention_t *retention_start(store_t *st, long long retention_s,
     r = xcalloc(1, sizeof *r);
     r->st = st;
     r->retention_s = retention_s;
+    r->events_keep_s = events_keep_s > 0 ? events_keep_s : retention_s;
     r->interval_s = interval_s ? interval_s : 60;
     r->batch = batch ? batch : 100;
     pthread_mutex_init(&r->lock, NULL);

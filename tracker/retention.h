@@ -8,6 +8,8 @@
  * store_purge() in batches of `batch` mails, pausing a moment between
  * batches, so each write transaction is short and reads and writes of
  * requests interleave with it.  retention_s = 0 disables purging.
+ * After each pass it prunes the event feed (store_events.h) of events
+ * older than min(retention_s, events_keep_s) the same way.
  * retention_stop() wakes the thread, waits for the batch in progress, and
  * frees it (returns NULL).  Errors are logged and retried next interval.
  */
@@ -17,7 +19,7 @@
 
 typedef struct retention retention_t;
 
-retention_t *retention_start(store_t *st, long long retention_s,
+retention_t *retention_start(store_t *st, long long retention_s, long long events_keep_s,
                              unsigned interval_s, size_t batch);
 retention_t *retention_stop(retention_t *r);
 

@@ -37,6 +37,7 @@ enum route_id {
     ROUTE_SESSION_END,     /* DELETE /v1/session */
     ROUTE_WWW_INDEX,       /* GET    / */
     ROUTE_WWW,             /* GET    /www/{file} */
+    ROUTE_EVENTS,          /* GET    /v1/events (issue 17, feed.h registers it) */
     /* issue 16: erasures told to the peers (peer.c registers it) */
     ROUTE_ERASE,           /* POST   /v1/erase */
     ROUTE_COUNT
@@ -49,7 +50,8 @@ int route_match(const char *method, const char *path, const char **arg,
 const char *route_name(int route);
 
 /* 1 if the route writes (its handler may block on a durable commit), or
- * may block otherwise (the user routes ask Dovecot's auth socket). */
+ * may block otherwise (the user routes ask Dovecot's auth socket).
+ * ROUTE_EVENTS is neither: its long poll runs on a pool of its own. */
 int route_is_write(int route);
 
 #endif

@@ -83,7 +83,7 @@ path = $d/db
 
 [token test]
 secret = $TOKEN
-scopes = notify query
+scopes = notify query events
 EOF
     chmod 600 "$d/mailstate.conf"   # an inline secret needs a private file
 }
@@ -297,6 +297,17 @@ fi
 [ "$(rcpt_field mx1 "$ID1" bob@c.example first_read)" = \
   "$(rcpt_field mx2 "$ID1" bob@c.example first_read)" ] &&
     t_ok "first_read equal on both servers" || t_fail "first_read differs"
+# The event feed (issue 17): the read is a local event at mx2 and, merged
+# from the peer, an event of the sender's server mx1.
+api mx2 GET "/v1/events?after=0" | jq -e --arg id "$ID1" '[.events[] | select(.mail_id == $id
+    and .recipient == "bob@c.example" and .event == "read")][0] | .source == "local"
+    and .sender == "alice@a.example"' >/dev/null &&
+    t_ok "mx2's feed: bob's read, source local" || t_fail "mx2 feed: $(cat "$T/api.out")"
+api mx1 GET "/v1/events?after=0" | jq -e --arg id "$ID1" '[.events[] | select(.mail_id == $id
+    and .recipient == "bob@c.example")] | length == 1 and .[0].source == "peer"
+    and .[0].event == "read" and .[0].status == "read" and .[0].sender == "alice@a.example"' \
+    >/dev/null && t_ok "mx1's feed: the merged read, source peer" ||
+    t_fail "mx1 feed: $(cat "$T/api.out")"
 is_status mx1 "$ID1" dave@a.example sent && t_ok "dave@a.example still sent" ||
     t_fail "dave@a.example changed"
 # four more reads of the same mail, each timed until mx1 shows the new count

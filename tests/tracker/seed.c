@@ -3,15 +3,19 @@
  * tracker's tests and benchmark (before and besides the real milter).
  *
  *   seed -d STORE_DIR -k KEY_FILE [-s SENDER] [-r RCPT]... [-R N] [-m N]
- *        [-a AGE_S] [-S SERVER] [-M MAP_SIZE_MB] [-i ID.TAG] [-L LOGIN]
+ *        [-a AGE_S] [-S SERVER] [-M MAP_SIZE_MB] [-i ID.TAG] [-B N] [-L LOGIN]
  *
  * Records -m mails (default 1) from SENDER (default alice@a.example), each
  * with the -r recipients plus N generated ones (u0@a.example ... with -R N),
  * created AGE_S seconds ago (default 0), recipients on server SERVER
  * (default mx1; "-r ADDR=SRV" puts one recipient on server SRV).  -i records
- * the one mail under an id made before (the same mail on a second server);
- * -L records LOGIN as the mail's SMTP AUTH login.  Prints one line per
- * mail: the X-Mail-Id value ID.TAG.
+ * the one mail under an id made before (the same mail on a second server).
+ * Mail m of N is created N-1-m milliseconds before the newest, so the ids
+ * sort in the order the mails are recorded, as the milter's do.  -B N
+ * records N mails per write transaction (bulk loading for the benchmarks:
+ * 10M entries in minutes; default 1, one transaction per mail as the
+ * milter does).  -L records LOGIN as each mail's SMTP AUTH login.  Prints
+ * one line per mail: the X-Mail-Id value ID.TAG.
  * Exit 0, or 1 with a message on stderr.
  */
 #include <stdio.h>
@@ -62,11 +66,11 @@ int main(int argc, char **argv)
     const char *server = "mx1", *id_in = NULL;
     char *login = NULL;
     char **rcpt_in = xcalloc((size_t)argc, sizeof *rcpt_in);
-    size_t n_in = 0, n_gen = 0, n_mails = 1, map_mb = 64;
+    size_t n_in = 0, n_gen = 0, n_mails = 1, map_mb = 64, bulk = 1;
     long long age_s = 0;
     int opt;
 
-    while ((opt = getopt(argc, argv, "d:k:s:r:R:m:a:S:M:i:L:")) != -1) {
+    while ((opt = getopt(argc, argv, "d:k:s:r:R:m:a:S:M:i:B:L:")) != -1) {
         switch (opt) {
         case 'd': dir = optarg; break;
         case 'k': keyfile = optarg; break;
@@ -79,12 +83,15 @@ int main(int argc, char **argv)
         case 'M': map_mb = strtoul(optarg, NULL, 10); break;
         case 'i': id_in = optarg; n_mails = 1; break;
         case 'L': login = optarg; break;
+        case 'B': bulk = strtoul(optarg, NULL, 10); break;
         default:
             fprintf(stderr, "usage: seed -d DIR -k KEY [-s SENDER] [-r RCPT]... "
-                            "[-R N] [-m N] [-a AGE_S] [-S SERVER] [-M MB]\n");
+                            "[-R N] [-m N] [-a AGE_S] [-S SERVER] [-M MB] [-B N]\n");
             return 1;
         }
     }
+    if (bulk == 0)
+        bulk = 1;
     if (dir == NULL || keyfile == NULL || n_in + n_gen == 0) {
         fprintf(stderr, "seed: -d, -k and at least one recipient are required\n");
         return 1;
@@ -135,35 +142,51 @@ int main(int argc, char **argv)
     uint64_t created = (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u -
                        (uint64_t)age_s * 1000u;
     int status = 0;
+    struct store_mail *batch = xcalloc(bulk, sizeof *batch);
+    struct store_sent *sent = xcalloc(bulk, sizeof *sent);
+    char (*values)[MAILID_VALUE_LEN + 1] = xcalloc(bulk, sizeof *values);
+    size_t nb = 0;
     for (size_t m = 0; m < n_mails; m++) {
-        char value[MAILID_VALUE_LEN + 1];
-        struct store_mail mail;
-        memset(&mail, 0, sizeof mail);
+        char *value = values[nb];
+        struct store_mail *mail = &batch[nb];
+        uint64_t at = created - (uint64_t)(n_mails - 1 - m);
+        memset(mail, 0, sizeof *mail);
         if (id_in != NULL && strlen(id_in) <= MAILID_VALUE_LEN &&
             strlen(id_in) > MAILID_ID_LEN) {
-            snprintf(value, sizeof(value), "%s", id_in);
+            snprintf(value, MAILID_VALUE_LEN + 1, "%s", id_in);
         } else if (id_in != NULL ||
-                   mailid_make(key, key_len, sender.key, created, value) != MAILID_OK) {
+                   mailid_make(key, key_len, sender.key, at, value) != MAILID_OK) {
             fprintf(stderr, "seed: cannot make a mail id\n");
             status = 1;
             break;
         }
-        memcpy(mail.id, value, MAILID_ID_LEN);
-        mail.id[MAILID_ID_LEN] = '\0';
-        mail.sender = sender.key;
-        mail.created_ms = created;
-        mail.queue_id = (char *)"SEEDQ";
-        mail.message_id = (char *)"<seed@a.example>";
-        mail.n_rcpt = (uint32_t)n_rcpts;
-        mail.login = login;
-        int rc = store_put_sent(st, &mail, rcpts, n_rcpts);
+        memcpy(mail->id, value, MAILID_ID_LEN);
+        mail->id[MAILID_ID_LEN] = '\0';
+        mail->sender = sender.key;
+        mail->created_ms = at;
+        mail->queue_id = (char *)"SEEDQ";
+        mail->message_id = (char *)"<seed@a.example>";
+        mail->n_rcpt = (uint32_t)n_rcpts;
+        mail->login = login;
+        sent[nb].mail = mail;
+        sent[nb].rcpts = rcpts;
+        sent[nb].n_rcpts = n_rcpts;
+        if (++nb < bulk && m + 1 < n_mails)
+            continue;
+        int rc = bulk == 1 ? store_put_sent(st, mail, rcpts, n_rcpts)
+                           : store_put_sent_many(st, sent, nb);
         if (rc != STORE_OK) {
             fprintf(stderr, "seed: store_put_sent: %s\n", store_strerror(rc));
             status = 1;
             break;
         }
-        printf("%s\n", value);
+        for (size_t i = 0; i < nb; i++)
+            printf("%s\n", values[i]);
+        nb = 0;
     }
+    free(batch);
+    free(sent);
+    free(values);
     store_close(st);
     for (size_t i = 0; i < n_rcpts; i++) {
         free(rcpts[i].address);

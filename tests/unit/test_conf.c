@@ -412,9 +412,9 @@ static const struct bad_case bad_cases[] = {
       "[token t]\nsecret = 0123456789abcdefgh\nsecret_file = /x\nscopes = query\n",
       "t:3: [token t] has both secret and secret_file; keep one" },
     { "token without scopes", "[token t]\nsecret = 0123456789abcdefgh\n",
-      "t:1: [token t] needs scopes (notify, query, admin)" },
+      "t:1: [token t] needs scopes (notify, query, admin, events)" },
     { "token bad scope", "[token t]\nsecret = 0123456789abcdefgh\nscopes = notify root\n",
-      "t:3: scopes: bad scope 'root' (notify, query, admin)" },
+      "t:3: scopes: bad scope 'root' (notify, query, admin, events)" },
     { "token short secret", "[token t]\nsecret = short\nscopes = query\n",
       "t:2: [token t] secret: 5 bytes, need 16..4096" },
     { "token secret with space", "[token t]\nsecret = abc def ghi jkl mno\nscopes = query\n",
@@ -425,8 +425,57 @@ static const struct bad_case bad_cases[] = {
       "t:4: [token b] has the same secret as [token a]" },
     { "scalar continued", "[system]\nretention = 3d\n  4d\n",
       "t:3: retention: only lists may continue on the next line" },
+    /* issue 17: webhooks.  Bad input: a receiver that is not http(s), no
+     * url, no secret, an unknown event, an empty list, a nameless section */
+    { "webhook ftp url", "[webhook w]\nurl = ftp://h.example/x\nsecret_file = /x\n",
+      "t:2: url: bad value 'ftp://h.example/x'" },
+    { "webhook file url", "[webhook w]\nurl = file:///etc/passwd\nsecret_file = /x\n",
+      "t:2: url: bad value 'file:///etc/passwd'" },
+    { "webhook without url", "[webhook w]\nsecret_file = /x\n",
+      "t:1: [webhook w] needs url" },
+    { "webhook without secret", "[webhook w]\nurl = http://127.0.0.1:9/\n",
+      "t:1: [webhook w] needs secret_file" },
+    { "webhook bad event", "[webhook w]\nurl = http://127.0.0.1:9/\nsecret_file = /x\n"
+      "events = read opened\n", "t:4: events: bad event 'opened'" },
+    { "webhook no events", "[webhook w]\nurl = http://127.0.0.1:9/\nsecret_file = /x\n"
+      "events = ,\n", "t:4: [webhook w] events: name at least one" },
+    { "webhook nameless", "[webhook]\nurl = http://127.0.0.1:9/\n",
+      "t:1: section [webhook] needs a name" },
+    { "webhook twice", "[webhook w]\nurl = http://a.example/\nsecret_file = /x\n"
+      "[webhook w]\n", "t:4: section [webhook w] appears twice" },
+    { "events keep too short", "[events]\nkeep = 10s\n", "t:2: keep: 10s is out of bounds" },
+    { "events max_wait too long", "[events]\nmax_wait = 1h\n",
+      "t:2: max_wait: 1h is out of bounds" },
     { NULL, NULL, NULL },
 };
+
+/* [webhook NAME] and [events] (issue 17): parsed, defaults, scope events. */
+static void test_webhooks(void **state)
+{
+    char *errors = NULL;
+    struct conf *c;
+    (void)state;
+
+    c = conf_load_string("[system]\nretention = 2d\n[events]\nkeep = 7d\n"
+                         "[token f]\nsecret = feed-0123456789abcdef\nscopes = events\n"
+                         "[webhook a]\nurl = https://hooks.example/a\nsecret_file = /x\n"
+                         "events = read\n  deleted_unread\n"
+                         "[webhook b]\nurl = http://127.0.0.1:9/b\nsecret_file = /y\n",
+                         "w", CONF_NO_KEY, &errors);
+    if (c == NULL)
+        fail_msg("%s", errors);
+    assert_int_equal(c->n_webhooks, 2);
+    assert_string_equal(c->webhooks[0].name, "a");
+    assert_string_equal(c->webhooks[0].url, "https://hooks.example/a");
+    assert_int_equal(c->webhooks[0].events, CONF_EV_READ | CONF_EV_DELETED_UNREAD);
+    assert_int_equal(c->webhooks[1].events,
+                     CONF_EV_READ | CONF_EV_RECEIVED | CONF_EV_DELETED_UNREAD);
+    assert_null(c->webhooks[0].secret);          /* CONF_NO_KEY: files not read */
+    assert_int_equal(c->events_keep, 2 * 86400); /* never longer than retention */
+    assert_int_equal(c->events_max_wait, 60);
+    assert_int_equal(c->tokens[0].scopes, CONF_SCOPE_EVENTS);
+    conf_unref(c);
+}
 
 static void test_bad_files(void **state)
 {
@@ -688,6 +737,31 @@ static void test_secret_file(void **state)
             fail_msg("case \"%s\": %s", cases[i].name, errors);
         free(errors);
     }
+    /* A webhook's secret file has the same checks (bad input: mode 0644). */
+    {
+        char text[1400];
+        char *errors = NULL;
+        const char *ok = write_file("hook-ok", "hook-0123456789abcdef\n", 0, 0600);
+        char okpath[600];
+        snprintf(okpath, sizeof(okpath), "%s", ok);
+        const char *open_ = write_file("hook-open", "hook-0123456789abcdef\n", 0, 0644);
+        snprintf(text, sizeof(text),
+                 "[system]\nkey_file = %s\n[webhook w]\nurl = http://127.0.0.1:9/\n"
+                 "secret_file = %s\n", keypath, okpath);
+        struct conf *c = conf_load_string(text, "s", 0, &errors);
+        if (c == NULL)
+            fail_msg("%s", errors);
+        assert_int_equal(c->webhooks[0].secret_len, 21);
+        assert_memory_equal(c->webhooks[0].secret, "hook-0123456789abcdef", 21);
+        conf_unref(c);
+        snprintf(text, sizeof(text),
+                 "[system]\nkey_file = %s\n[webhook w]\nurl = http://127.0.0.1:9/\n"
+                 "secret_file = %s\n", keypath, open_);
+        assert_null(conf_load_string(text, "s", 0, &errors));
+        assert_non_null(strstr(errors, "[webhook w] secret_file"));
+        assert_non_null(strstr(errors, "run: chmod 600 "));
+        free(errors);
+    }
     /* bad input: missing secret file */
     {
         char text[1400];
@@ -851,6 +925,7 @@ int main(void)
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_full_example),
         cmocka_unit_test(test_bad_files),
+        cmocka_unit_test(test_webhooks),
         cmocka_unit_test(test_all_errors_collected),
         cmocka_unit_test(test_long_line_and_nul),
         cmocka_unit_test(test_syntax_forms),

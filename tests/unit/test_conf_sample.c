@@ -108,7 +108,7 @@ static void test_sample_parses_back(void **state)
     char *errors = NULL;
     struct conf *c;
     size_t o = 0;
-    int in_examples = 0, uncommented = 0;
+    int in_examples = 0, uncommented = 0, in_webhook = 0;
     (void)state;
 
     c = conf_load_string(sample, "sample", CONF_NO_KEY, &errors);
@@ -127,7 +127,8 @@ static void test_sample_parses_back(void **state)
         }
         o += (size_t)sprintf(out + o, "%s\n", line);
     }
-    assert_int_equal(uncommented, (int)conf_n_keys - 5);   /* all but [server]/[token] */
+    /* all but [server]/[token]/[webhook] */
+    assert_int_equal(uncommented, (int)conf_n_keys - 8);
     c = conf_load_string(out, "sample-uncommented", CONF_NO_KEY, &errors);
     if (c == NULL)
         fail_msg("%s", errors);
@@ -140,9 +141,11 @@ static void test_sample_parses_back(void **state)
     for (line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         if (strncmp(line, "#[", 2) == 0 || (line[0] == '#' && line[1] >= 'a' && line[1] <= 'z'))
             line++;
+        if (line[0] == '[')
+            in_webhook = strncmp(line, "[webhook ", 9) == 0;
         if (strncmp(line, "secret =", 8) == 0)
             continue;                       /* the alternative to secret_file */
-        if (strncmp(line, "secret_file =", 13) == 0)
+        if (strncmp(line, "secret_file =", 13) == 0 && !in_webhook)
             line = (char *)"secret = change-me-to-a-long-random-string";
         if (strncmp(line, "this_server =", 13) == 0)
             line = (char *)"this_server = mx1";
@@ -157,6 +160,9 @@ static void test_sample_parses_back(void **state)
     assert_int_equal(c->n_tokens, 1);
     /* the sample token notifies only: no sample token has notify and query */
     assert_int_equal(c->tokens[0].scopes, CONF_SCOPE_NOTIFY);
+    assert_int_equal(c->n_webhooks, 1);     /* issue 17's example */
+    assert_int_equal(c->webhooks[0].events,
+                     CONF_EV_READ | CONF_EV_RECEIVED | CONF_EV_DELETED_UNREAD);
     conf_unref(c);
     free(copy);
     free(out);

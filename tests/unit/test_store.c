@@ -383,6 +383,54 @@ static void test_stats_count_writes(void **state)
     assert_true(s.map_used > 0 && s.map_used <= s.map_size);
 }
 
+/* Bulk loading: three mails in one call are one commit and read back
+ * like store_put_sent's; one invalid mail among them (bad input: an empty
+ * recipient address) fails the call and writes none of them. */
+static void test_put_sent_many(void **state)
+{
+    struct fx *f = *state;
+    struct store_mail m[3];
+    struct store_rcpt r[2] = {
+        { .address = (char *)(uintptr_t)"bob@a.example", .server = (char *)(uintptr_t)"mx1" },
+        { .address = (char *)(uintptr_t)"amy@a.example", .server = (char *)(uintptr_t)"mx2" },
+    };
+    struct store_sent sent[3];
+    struct store_stats s;
+
+    for (int i = 0; i < 3; i++) {
+        memset(&m[i], 0, sizeof(m[i]));
+        m[i].sender = (char *)(uintptr_t)"alice@a.example";
+        m[i].created_ms = T0 + (uint64_t)i;
+        m[i].n_rcpt = 2;
+        assert_int_equal(mailid_generate(T0 + (uint64_t)i, m[i].id), MAILID_OK);
+        sent[i].mail = &m[i];
+        sent[i].rcpts = r;
+        sent[i].n_rcpts = 2;
+    }
+    struct store_rcpt bad[1] = { { .address = (char *)(uintptr_t)"",
+                                   .server = (char *)(uintptr_t)"mx1" } };
+    sent[1].rcpts = bad;
+    sent[1].n_rcpts = 1;
+    assert_int_equal(store_put_sent_many(f->st, sent, 3), STORE_EINVAL);
+    struct store_mail_rec *rec;
+    assert_int_equal(store_get_mail(f->st, m[0].id, &rec), STORE_ENOTFOUND);
+    sent[1].rcpts = r;
+    sent[1].n_rcpts = 2;
+    assert_int_equal(store_put_sent_many(f->st, sent, 3), STORE_OK);
+    assert_int_equal(store_stats(f->st, &s), STORE_OK);
+    assert_int_equal(s.commits, 1);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(store_get_mail(f->st, m[i].id, &rec), STORE_OK);
+        assert_int_equal(rec->n_rcpts, 2);
+        assert_string_equal(rec->rcpts[0].address, "amy@a.example");
+        assert_string_equal(rec->rcpts[0].server, "mx2");
+        assert_int_equal(rec->rcpts[1].status, STORE_SENT);
+        store_mail_rec_free(rec);
+    }
+    assert_int_equal(store_put_sent_many(f->st, NULL, 0), STORE_OK);
+    assert_int_equal(store_put_sent_many(NULL, sent, 3), STORE_EINVAL);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, fx_teardown)
 
 int main(void)
@@ -398,6 +446,7 @@ int main(void)
         T(test_bad_arguments),
         T(test_reopen),
         T(test_stats_count_writes),
+        T(test_put_sent_many),
         cmocka_unit_test(test_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
