@@ -28,6 +28,8 @@
  *   replay    MAC (1..64 bytes)      -> expires (u64 LE, Unix s): the sync
  *                                       receiver's replay memory, kept
  *                                       across restarts
+ *   erasures  peer 0x00 SEQ(u64 BE)  -> erasures the peers are still to be
+ *                                       told about (store_erase.h)
  * Ids sort by time (mailid.h), so every index is a time-ordered range scan.
  * Record encoding: store_rec.h (version byte, little-endian, length-prefixed).
  * Limits: addresses 1..320 bytes, peer names 1..255, queue id / Message-ID /
@@ -390,9 +392,11 @@ void store_rcpt_clear(struct store_rcpt *r);
 int store_purge(store_t *st, uint64_t before_ms, size_t batch, size_t *purged);
 
 /*
- * Delete every entry of an address (design §9): as sender, whole mails; as
- * recipient, its entries (the mail stays for the others); and the outbox /
- * parked items naming them.  *erased = mails + recipient entries deleted.
+ * Delete every entry of an address (design §9): as sender or SMTP AUTH
+ * login, whole mails; as recipient, its entries (the mail stays for the
+ * others); and the outbox / parked items naming them.  *erased = mails +
+ * recipient entries deleted.  Runs in bounded transactions (store_erase.h,
+ * store_erase_until with no time bound).
  */
 int store_erase_address(store_t *st, const char *addr_key, size_t *erased);
 

@@ -1,6 +1,6 @@
 /*
- * store_admin - the maintenance half of store.h: retention purge, erasure
- * of an address, and the outbox of pending forwards to peers.
+ * store_admin - the maintenance half of store.h: retention purge and the
+ * outbox of pending forwards to peers (erasure of an address: store_erase.c).
  *
  * Deletions first collect the ids or keys to delete, then delete them, so a
  * cursor never walks over its own deletions.  After anything that removes
@@ -81,117 +81,7 @@ int store_purge(store_t *st, uint64_t before_ms, size_t batch, size_t *purged)
     return rc;
 }
 
-/* ---- erasure ---- */
-
-struct erase_arg {
-    const char *addr;
-    size_t      erased;
-};
-
-/* Ids of every index entry "addr 0x00 ID" in dbi. */
-static int collect_index(MDB_txn *txn, MDB_dbi dbi, const char *addr,
-                         struct store_idlist *ids)
-{
-    struct store_key pfx;
-    MDB_cursor *cur;
-    MDB_val k, v;
-    int rc;
-
-    store_db_key_prefix(&pfx, addr);
-    rc = mdb_cursor_open(txn, dbi, &cur);
-    if (rc != 0)
-        return rc;
-    k = store_db_val(&pfx);
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        if (k.mv_size != pfx.len + MAILID_ID_LEN || memcmp(k.mv_data, pfx.b, pfx.len) != 0)
-            break;
-        store_idlist_add(ids, (const char *)k.mv_data + pfx.len);
-    }
-    mdb_cursor_close(cur);
-    return rc == MDB_NOTFOUND ? 0 : rc;
-}
-
-/* Ids of every mail of addr in rcpt_idx (its duplicates). */
-static int collect_rcpt_index(store_t *st, MDB_txn *txn, const char *addr,
-                              struct store_idlist *ids)
-{
-    MDB_cursor *cur;
-    MDB_val k = { strlen(addr), STORE_MV(addr) }, v;
-    int rc = mdb_cursor_open(txn, st->dbi[STORE_DB_BY_RCPT], &cur);
-
-    if (rc != 0)
-        return rc;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET); rc == 0;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP))
-        if (v.mv_size == MAILID_ID_LEN)
-            store_idlist_add(ids, v.mv_data);
-    mdb_cursor_close(cur);
-    return rc == MDB_NOTFOUND ? 0 : rc;
-}
-
-static int erase_fn(store_t *st, MDB_txn *txn, void *arg)
-{
-    struct erase_arg *a = arg;
-    struct store_idlist ids = { 0 };
-    struct store_key key;
-    MDB_val k;
-    int rc;
-
-    a->erased = 0;
-    /* As sender: the whole mail goes (it is the sender's mail). */
-    rc = collect_index(txn, st->dbi[STORE_DB_BY_SENDER], a->addr, &ids);
-    for (size_t i = 0; rc == 0 && i < ids.n; i++) {
-        rc = store_db_mail_delete(st, txn, ids.ids[i]);
-        if (rc == STORE_ENOTFOUND) {
-            /* a dangling index entry: remove it all the same */
-            store_db_key_index(&key, a->addr, ids.ids[i]);
-            k = store_db_val(&key);
-            rc = mdb_del(txn, st->dbi[STORE_DB_BY_SENDER], &k, NULL);
-        }
-        a->erased += rc == 0;
-    }
-    ids.n = 0;
-    /* As recipient: only this recipient's entries; the mail stays for the
-     * sender and the other recipients. */
-    if (rc == 0)
-        rc = collect_rcpt_index(st, txn, a->addr, &ids);
-    for (size_t i = 0; rc == 0 && i < ids.n; i++) {
-        store_db_key_rcpt(&key, ids.ids[i], a->addr);
-        k = store_db_val(&key);
-        rc = mdb_del(txn, st->dbi[STORE_DB_RCPTS], &k, NULL);
-        if (rc == MDB_NOTFOUND)
-            rc = 0;
-        else if (rc == 0)
-            a->erased++;
-    }
-    if (rc == 0 && ids.n > 0) {
-        /* the address's key with all its ids */
-        k.mv_size = strlen(a->addr);
-        k.mv_data = STORE_MV(a->addr);
-        rc = mdb_del(txn, st->dbi[STORE_DB_BY_RCPT], &k, NULL);
-    }
-    if (rc == 0)
-        rc = store_db_outbox_sweep(st, txn, NULL);
-    if (rc == 0)    /* the feed's events naming it (issue 17) */
-        rc = store_events_erase_addr(st, txn, a->addr);
-    store_idlist_free(&ids);
-    return rc;
-}
-
-int store_erase_address(store_t *st, const char *addr_key, size_t *erased)
-{
-    struct erase_arg a = { addr_key, 0 };
-
-    if (erased)
-        *erased = 0;
-    if (st == NULL || !store_db_addr_ok(addr_key))
-        return STORE_EINVAL;
-    int rc = store_env_write_free(st, erase_fn, &a);
-    if (rc == STORE_OK && erased)
-        *erased = a.erased;
-    return rc;
-}
+/* ---- erasure: store_erase.c ---- */
 
 /* ---- outbox ---- */
 

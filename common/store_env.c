@@ -46,6 +46,7 @@ static const char *const db_names[STORE_DB_COUNT] = {
     "replay",
     "outbox_idx",
     "events",               /* issue 17: the event feed (store_events.h) */
+    "erasures",
 };
 
 /* Flags each sub-database is created with; LMDB keeps them on disk, and

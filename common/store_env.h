@@ -51,6 +51,7 @@ enum store_db {
     STORE_DB_REPLAY,
     STORE_DB_OUTBOX_IDX,    /* schema 4 (MDB_DUPSORT) */
     STORE_DB_EVENTS,        /* issue 17, created at open: no schema bump */
+    STORE_DB_ERASURES,      /* erasures for the peers (created at open) */
     STORE_DB_COUNT
 };
 

@@ -14,6 +14,7 @@
 #include "mailid.h"
 #include "render.h"
 #include "store_ctl.h"
+#include "store_erase.h"
 
 static void print_jw(struct jw *w)
 {
@@ -60,8 +61,8 @@ static int no_options(struct ctl *c, int argc, char **argv, int nargs)
 
 struct peer_fig {
     const char *name;
-    size_t      depth, parked;
-    uint64_t    oldest;
+    size_t      depth, parked, erasures;
+    uint64_t    oldest, erasure_oldest;
 };
 
 int cmd_status(struct ctl *c, int argc, char **argv)
@@ -92,6 +93,11 @@ int cmd_status(struct ctl *c, int argc, char **argv)
         peers[np].name = name;
         rc = store_outbox_stats(st, name, &peers[np].depth, &peers[np].oldest,
                                 &peers[np].parked);
+        if (rc != STORE_OK) {
+            free(peers);
+            return ctl_store_exit(rc, "status");
+        }
+        rc = store_erasure_stats(st, name, &peers[np].erasures, &peers[np].erasure_oldest);
         if (rc != STORE_OK) {
             free(peers);
             return ctl_store_exit(rc, "status");
@@ -147,6 +153,14 @@ int cmd_status(struct ctl *c, int argc, char **argv)
                 jw_null(&w);
             }
             jw_key(&w, "parked"); jw_int(&w, (long long)peers[i].parked);
+            jw_key(&w, "erasures"); jw_int(&w, (long long)peers[i].erasures);
+            jw_key(&w, "erasure_oldest");
+            if (peers[i].erasure_oldest) {
+                ctl_time(peers[i].erasure_oldest, t, sizeof t);
+                jw_str(&w, t);
+            } else {
+                jw_null(&w);
+            }
             jw_obj_close(&w);
         }
         jw_arr_close(&w);
@@ -183,6 +197,11 @@ int cmd_status(struct ctl *c, int argc, char **argv)
         ctl_time(peers[i].oldest, t, sizeof t);
         printf("  peer %-12s %6zu waiting  oldest %-24s %6zu parked\n", peers[i].name,
                peers[i].depth, t, peers[i].parked);
+        if (peers[i].erasures > 0) {
+            ctl_time(peers[i].erasure_oldest, t, sizeof t);
+            printf("  peer %-12s %6zu erasure%s to send, oldest %s\n", peers[i].name,
+                   peers[i].erasures, peers[i].erasures == 1 ? "" : "s", t);
+        }
     }
     if (f.outbox > in_peers || f.parked > parked_in_peers)
         printf("  (peers not in the config: %llu waiting, %llu parked)\n",

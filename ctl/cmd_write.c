@@ -16,6 +16,7 @@
 #include "jw.h"
 #include "log.h"
 #include "store_ctl.h"
+#include "store_erase.h"
 
 static void print_jw(struct jw *w)
 {
@@ -87,39 +88,64 @@ int cmd_erase(struct ctl *c, int argc, char **argv)
     snprintf(what, sizeof what, "erase every entry of %s", key);
     if (!yes && !confirm(what))
         return CTL_EXIT_REFUSED;
-    rc = store_erase_address(st, key, &erased);
-    if (rc != STORE_OK)
-        return ctl_store_exit(rc, "erase");
-    log_info("erase: %s: %zu entries erased (uid %u)", key, erased, (unsigned)getuid());
     /*
-     * The peers' copies: the tracker's sync (POST /v1/sync) carries entry
-     * updates only; it has no erase item yet, so the peers are not told.
-     * Said on every run so nobody believes otherwise.
+     * The peers first: every other server of the system may hold copies
+     * (it hosts recipients of her mails, or senders of mails to her), and
+     * the queued item is the durable intent, so a run that stops half way
+     * (or a local log that holds nothing) still has them told.  The
+     * running tracker's forwarder sends the items (signed, POST /v1/erase)
+     * within [tracker] forward_poll.
      */
-    size_t ns = msys_server_count(c->conf->msys);
+    const msys_t *ms = c->conf->msys;
+    const char **peers = calloc(msys_server_count(ms) + 1, sizeof(*peers));
+    size_t np = 0;
+    if (peers == NULL) {
+        ctl_err("erase: out of memory");
+        return CTL_EXIT_ERROR;
+    }
+    for (size_t i = 0; i < msys_server_count(ms); i++)
+        if (strcmp(msys_server_name(ms, i), msys_this_server(ms)) != 0)
+            peers[np++] = msys_server_name(ms, i);
+    uint64_t now_ms = (uint64_t)time(NULL) * 1000u;
+    rc = store_erasure_queue(st, key, peers, np, now_ms);
+    if (rc != STORE_OK) {
+        free(peers);
+        return ctl_store_exit(rc, "erase: queueing for the peers");
+    }
+    rc = store_erase_address(st, key, &erased);
+    if (rc != STORE_OK) {
+        log_info("erase: %s: stopped after %zu entries: %s (uid %u)", key, erased,
+                 store_strerror(rc), (unsigned)getuid());
+        free(peers);
+        if (erased > 0)
+            ctl_err("erase: %zu entries erased before the error; run it again", erased);
+        return ctl_store_exit(rc, "erase");
+    }
+    log_info("erase: %s: %zu entries erased here, queued for %zu peer(s) (uid %u)", key,
+             erased, np, (unsigned)getuid());
     if (c->json) {
         struct jw w;
         jw_init(&w, 256);
         jw_obj_open(&w);
         jw_key(&w, "address"); jw_str(&w, key);
         jw_key(&w, "erased"); jw_int(&w, (long long)erased);
-        jw_key(&w, "peers_not_notified");
+        jw_key(&w, "queued_for");
         jw_arr_open(&w);
-        for (size_t i = 0; i < ns; i++)
-            if (strcmp(msys_server_name(c->conf->msys, i), msys_this_server(c->conf->msys)))
-                jw_str(&w, msys_server_name(c->conf->msys, i));
+        for (size_t i = 0; i < np; i++)
+            jw_str(&w, peers[i]);
         jw_arr_close(&w);
         jw_obj_close(&w);
         print_jw(&w);
     } else {
         printf("erased %zu entries of %s\n", erased, key);
-        for (size_t i = 0; i < ns; i++)
-            if (strcmp(msys_server_name(c->conf->msys, i), msys_this_server(c->conf->msys)))
-                printf("peer %s keeps its copies: run mailstatectl erase there too\n",
-                       msys_server_name(c->conf->msys, i));
+        for (size_t i = 0; i < np; i++)
+            printf("queued for %s: its tracker erases its copies too once the forwarder "
+                   "delivers it (see status)\n", peers[i]);
     }
+    free(peers);
     if (erased == 0) {
-        ctl_err("erase: the mail log held no entry of %s", key);
+        ctl_err("erase: the mail log here held no entry of %s%s", key,
+                np ? " (the peers are told all the same)" : "");
         return CTL_EXIT_NOTFOUND;
     }
     return CTL_EXIT_OK;

@@ -14,8 +14,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "erase.h"
 #include "log.h"
 #include "msys.h"
+#include "store_erase.h"
 #include "sync.h"
 #include "xmem.h"
 
@@ -25,10 +27,12 @@ struct fwd_peer {
     struct fwd      *f;
     char            *name;
     char            *url;          /* tracker URL + /v1/sync */
+    char            *erase_url;    /* tracker URL + /v1/erase */
     pthread_t        thread;
     int              started;
     int              kicked;       /* under f->lock */
     _Atomic uint64_t attempts, failures, sent, refused, parked;
+    _Atomic uint64_t erasures_sent, erasures_dropped;
 };
 
 struct fwd {
@@ -51,6 +55,14 @@ static void fwd_curl_init(void)
 {
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
         log_fatal("forwarder: curl_global_init failed");
+}
+
+static uint64_t fwd_mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 static uint64_t fwd_now_ms(void)
@@ -139,28 +151,28 @@ static int fwd_permanent(long code)
     return code == 400 || code == 413 || code == 422;
 }
 
-/* POST one batch; on FWD_DONE *refused = entries the peer refused. */
-static enum fwd_outcome fwd_post(struct fwd_peer *p, CURL *curl,
-                                 const struct store_outbox_item *items, size_t n,
-                                 uint64_t *refused)
+/*
+ * POST body to url, signed for path with the key of the current config
+ * (fwd_set_conf).  Returns the curl result; *code = the HTTP status;
+ * reply receives the start of the answer (caller frees reply->data).
+ */
+static CURLcode fwd_request(struct fwd_peer *p, CURL *curl, const char *url,
+                            const char *path, const char *body, long *code,
+                            struct fwd_buf *reply)
 {
     struct conf *c;
     const char *me;
-    char *body = sync_encode(items, n), ts[24], sig[SYNC_SIG_HEX_LEN + 1];
+    char ts[24], sig[SYNC_SIG_HEX_LEN + 1];
     char *h_server, *h_ts, *h_sig;
     struct curl_slist *hdrs = NULL;
-    struct fwd_buf reply = { NULL, 0 };
-    enum fwd_outcome out;
-    long code = 0;
     CURLcode cc;
 
-    /* the key of the current config (fwd_set_conf), for this request */
     pthread_mutex_lock(&p->f->lock);
     c = conf_ref(p->f->conf);
     pthread_mutex_unlock(&p->f->lock);
     me = msys_this_server(c->msys);
     snprintf(ts, sizeof(ts), "%lld", (long long)time(NULL));
-    sync_sign(c->key_sync, sizeof(c->key_sync), "POST", SYNC_PATH, ts, me, body, strlen(body), sig);
+    sync_sign(c->key_sync, sizeof(c->key_sync), "POST", path, ts, me, body, strlen(body), sig);
     h_server = xasprintf("%s: %s", SYNC_HDR_SERVER, me);
     h_ts = xasprintf("%s: %s", SYNC_HDR_TIMESTAMP, ts);
     h_sig = xasprintf("%s: %s", SYNC_HDR_SIGNATURE, sig);
@@ -172,23 +184,57 @@ static enum fwd_outcome fwd_post(struct fwd_peer *p, CURL *curl,
     if (hdrs == NULL)
         log_panic("forwarder: out of memory");
 
-    curl_easy_setopt(curl, CURLOPT_URL, p->url);
+    curl_easy_setopt(curl, CURLOPT_URL, url);
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
     curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, fwd_write_cb);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &reply);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, reply);
 
     atomic_fetch_add(&p->attempts, 1);
+    *code = 0;
     cc = curl_easy_perform(curl);
     if (cc == CURLE_OK)
-        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
+        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, code);
+    curl_slist_free_all(hdrs);
+    xfree(h_server);
+    xfree(h_ts);
+    xfree(h_sig);
+    conf_unref(c);
+    return cc;
+}
 
+/* What an answer means; logs the failures ("what" names the items). */
+static enum fwd_outcome fwd_judge(struct fwd_peer *p, CURLcode cc, long code,
+                                  const struct fwd_buf *reply, size_t n, const char *what)
+{
     if (cc != CURLE_OK) {
         if (!atomic_load(&p->f->stop))
-            log_warn("%zu item(s) not sent: %s", n, curl_easy_strerror(cc));
-        out = FWD_RETRY;
-    } else if (code >= 200 && code < 300) {
+            log_warn("%zu %s not sent: %s", n, what, curl_easy_strerror(cc));
+        return FWD_RETRY;
+    }
+    if (code >= 200 && code < 300)
+        return FWD_DONE;
+    log_warn("%zu %s not taken: HTTP %ld: %.200s%s", n, what, code,
+             reply->data ? reply->data : "",
+             code == 401 || code == 403 || code == 404
+                 ? " (check key_file, the [server] list and the tracker URL on both "
+                   "servers; retrying)" : "");
+    return fwd_permanent(code) ? FWD_REFUSED : FWD_RETRY;
+}
+
+/* POST one batch; on FWD_DONE *refused = entries the peer refused. */
+static enum fwd_outcome fwd_post(struct fwd_peer *p, CURL *curl,
+                                 const struct store_outbox_item *items, size_t n,
+                                 uint64_t *refused)
+{
+    char *body = sync_encode(items, n);
+    struct fwd_buf reply = { NULL, 0 };
+    long code;
+    CURLcode cc = fwd_request(p, curl, p->url, SYNC_PATH, body, &code, &reply);
+    enum fwd_outcome out = fwd_judge(p, cc, code, &reply, n, "item(s)");
+
+    if (out == FWD_DONE) {
         json_t *j = reply.data ? json_loads(reply.data, 0, NULL) : NULL;
         json_t *r = j ? json_object_get(j, "refused") : NULL;
         *refused = json_is_integer(r) && json_integer_value(r) > 0
@@ -196,23 +242,58 @@ static enum fwd_outcome fwd_post(struct fwd_peer *p, CURL *curl,
         json_decref(j);
         log_debug("%zu item(s) sent (%ld), %" PRIu64 " refused by the peer",
                   n, code, *refused);
-        out = FWD_DONE;
-    } else {
-        log_warn("%zu item(s) not taken: HTTP %ld: %.200s%s", n, code,
-                 reply.data ? reply.data : "",
-                 code == 401 || code == 403 || code == 404
-                     ? " (check key_file, the [server] list and the tracker URL on both "
-                       "servers; retrying)" : "");
-        out = fwd_permanent(code) ? FWD_REFUSED : FWD_RETRY;
     }
-    curl_slist_free_all(hdrs);
-    xfree(h_server);
-    xfree(h_ts);
-    xfree(h_sig);
     xfree(reply.data);
     free(body);         /* from json_dumps */
-    conf_unref(c);
     return out;
+}
+
+/*
+ * The peer's queued erasures (erase.h), one request: *sent = how
+ * many left the queue.  A peer that refuses them for good (a body it can
+ * never take: only servers of different versions) gets them dropped, each
+ * named in an error line, so that its outbox is not held up for ever; the
+ * administrator then erases there by hand.
+ */
+static enum fwd_outcome fwd_erasures(struct fwd_peer *p, CURL *curl, size_t *sent)
+{
+    struct store_erasure *items = NULL;
+    struct fwd_buf reply = { NULL, 0 };
+    size_t n = 0;
+    long code;
+    int rc;
+
+    *sent = 0;
+    rc = store_erasure_peek(p->f->st, p->name, ERASE_MAX_ITEMS, &items, &n);
+    if (rc != STORE_OK) {
+        log_error("erasures: %s", store_strerror(rc));
+        return FWD_RETRY;
+    }
+    if (n == 0)
+        return FWD_DONE;
+    char *body = erase_encode(items, n);
+    CURLcode cc = fwd_request(p, curl, p->erase_url, ERASE_PATH, body, &code, &reply);
+    enum fwd_outcome out = fwd_judge(p, cc, code, &reply, n, "erasure(s)");
+    if (out != FWD_RETRY) {
+        uint64_t *seqs = xcalloc(n, sizeof(*seqs));
+        for (size_t i = 0; i < n; i++) {
+            seqs[i] = items[i].seq;
+            if (out == FWD_DONE)
+                log_info("erasure of %s delivered to %s", items[i].address, p->name);
+            else
+                log_error("erasure of %s dropped: %s will never take it; erase there "
+                          "by hand (mailstatectl erase)", items[i].address, p->name);
+        }
+        if ((rc = store_erasure_delete(p->f->st, p->name, seqs, n)) != STORE_OK)
+            log_error("erasures: delete: %s (they will be sent again)", store_strerror(rc));
+        atomic_fetch_add(out == FWD_DONE ? &p->erasures_sent : &p->erasures_dropped, n);
+        *sent = n;
+        xfree(seqs);
+    }
+    xfree(reply.data);
+    free(body);         /* from json_dumps */
+    store_erasure_free(items, n);
+    return out == FWD_REFUSED ? FWD_DONE : out;
 }
 
 static CURL *fwd_curl_new(struct fwd *f)
@@ -239,7 +320,7 @@ static void *fwd_thread(void *arg)
     struct fwd *f = p->f;
     CURL *curl = fwd_curl_new(f);
     size_t limit = f->o.batch_max, isolate = 0;
-    uint64_t failures = 0;
+    uint64_t failures = 0, erase_failures = 0, erase_after = 0;
 
     log_context("forward %s", p->name);
     log_info("forwarding to %s", p->url);
@@ -254,6 +335,23 @@ static void *fwd_thread(void *arg)
 
         p->kicked = 0;      /* a kick from now on means: look again */
         pthread_mutex_unlock(&f->lock);
+        /* erasures first, each round, on their own backoff: a failing one
+           (a peer of an older version answers 404) does not hold up the
+           outbox, and order does not matter (forwarder.h) */
+        if (fwd_mono_ms() >= erase_after) {
+            size_t erased = 0;
+            if (fwd_erasures(p, curl, &erased) == FWD_RETRY) {
+                atomic_fetch_add(&p->failures, 1);
+                erase_failures++;
+                erase_after = fwd_mono_ms() + fwd_backoff(&f->o, erase_failures);
+            } else {
+                erase_failures = 0;
+            }
+            if (erased > 0) {
+                pthread_mutex_lock(&f->lock);
+                continue;           /* more may wait */
+            }
+        }
         rc = store_outbox_peek(f->st, p->name, limit, &items, &n);
         if (rc != STORE_OK) {
             log_error("outbox: %s", store_strerror(rc));
@@ -371,6 +469,7 @@ fwd_t *fwd_start(struct conf *conf, store_t *st, const struct fwd_opts *opts)
         while (len > 0 && url[len - 1] == '/')
             len--;
         p->url = xasprintf("%.*s%s", (int)len, url, SYNC_PATH);
+        p->erase_url = xasprintf("%.*s%s", (int)len, url, ERASE_PATH);
     }
     /* the threads block every signal: SIGTERM/SIGHUP belong to the main thread */
     sigfillset(&all);
@@ -412,6 +511,7 @@ fwd_t *fwd_stop(fwd_t *f)
             pthread_join(f->peers[i].thread, NULL);
         f->peers[i].name = xfree(f->peers[i].name);
         f->peers[i].url = xfree(f->peers[i].url);
+        f->peers[i].erase_url = xfree(f->peers[i].erase_url);
     }
     f->peers = xfree(f->peers);
     pthread_cond_destroy(&f->cond);
@@ -454,6 +554,10 @@ int fwd_peer_stats(fwd_t *f, const char *peer, struct fwd_peer_stats *out)
     out->sent = atomic_load(&p->sent);
     out->refused = atomic_load(&p->refused);
     out->parked = atomic_load(&p->parked);
+    out->erasures_sent = atomic_load(&p->erasures_sent);
+    out->erasures_dropped = atomic_load(&p->erasures_dropped);
+    if (store_erasure_stats(f->st, p->name, &out->erasures, NULL) != STORE_OK)
+        return -1;
     if (store_outbox_stats(f->st, p->name, &out->depth, &out->oldest_ms,
                            &out->parked_total) != STORE_OK)
         return -1;
@@ -479,6 +583,11 @@ void fwd_metrics_write(fwd_t *f, FILE *fp)
           "Items parked because the peer will never take them." },
         { "mailstate_outbox_full", "gauge",
           "1 while the peer's outbox is at forward_max_queue (new entries not queued)." },
+        { "mailstate_outbox_erasures", "gauge",
+          "Erasures (mailstatectl erase) waiting to be sent to the peer." },
+        { "mailstate_forward_erasures_sent_total", "counter", "Erasures a peer took (2xx)." },
+        { "mailstate_forward_erasures_dropped_total", "counter",
+          "Erasures dropped because the peer will never take them." },
     };
     struct fwd_peer_stats *s;
     uint64_t now = fwd_now_ms();
@@ -502,6 +611,7 @@ void fwd_metrics_write(fwd_t *f, FILE *fp)
                 s[i].parked_total, s[i].attempts, s[i].failures, s[i].sent,
                 s[i].refused, s[i].parked,
                 max > 0 && s[i].depth >= max,
+                s[i].erasures, s[i].erasures_sent, s[i].erasures_dropped,
             };
             if (k == 1)     /* an age: seconds with milliseconds */
                 fprintf(fp, "%s{peer=\"%s\"} %" PRIu64 ".%03u\n", m[k].name,

@@ -6,6 +6,14 @@
  * One thread per peer (every [server] of the system other than this one that
  * has a tracker URL), so a peer that is down never delays another.  Each
  * thread loops:
+ *   first the peer's queued erasures (store_erase.h), up to 100 in one
+ *   signed POST /v1/erase (erase.h); 2xx deletes them, 400 413 422 drops
+ *   them with an error line, anything else is retried on a backoff of
+ *   their own (as below), and the outbox goes on meanwhile: order does
+ *   not matter, since the peer erases only mails created before the
+ *   request, and an entry queued here after it is either of such a mail
+ *   (which the erasure here removed first, so none is queued) or of a
+ *   later one, which the erasure leaves alone; then
  *   peek up to batch_max oldest items for its peer (store_outbox_peek),
  *   sign them (sync.h) and POST them with libcurl, then
  *   - 2xx: delete them (store_outbox_delete); go on at once;
@@ -71,6 +79,9 @@ struct fwd_peer_stats {
     size_t   depth;          /* outbox now */
     uint64_t oldest_ms;      /* enqueue time of the oldest item (0 = empty) */
     size_t   parked_total;   /* parked items in the store */
+    size_t   erasures;       /* erasures waiting (store_erase.h) */
+    uint64_t erasures_sent;  /* erasures the peer took */
+    uint64_t erasures_dropped; /* erasures the peer refused for good */
 };
 
 /* 0, or -1 if peer is not one this forwarder serves, or a store error. */

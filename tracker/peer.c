@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "erase.h"
 #include "forwarder.h"
 #include "route.h"
 #include "sync.h"
@@ -14,6 +15,7 @@
 
 static sync_receiver_t *peer_rx;
 static fwd_t *peer_fwd;
+static store_t *peer_st;
 
 static void peer_sync_handler(const struct api_ctx *ctx, const struct api_req *req,
                               struct api_resp *resp)
@@ -40,10 +42,36 @@ static void peer_sync_handler(const struct api_ctx *ctx, const struct api_req *r
     free(reply);                        /* from json_dumps */
 }
 
+/* POST /v1/erase: a peer's erasures (erase.h), checked like a sync */
+static void peer_erase_handler(const struct api_ctx *ctx, const struct api_req *req,
+                               struct api_resp *resp)
+{
+    char *reply = NULL;
+    int status;
+
+    (void)ctx;
+    if (peer_rx == NULL) {
+        api_error(resp, 503, "unavailable", "peer sync is not running");
+        return;
+    }
+    status = erase_handle(peer_rx, peer_st, req->header(req->header_cls, SYNC_HDR_SERVER),
+                          req->header(req->header_cls, SYNC_HDR_TIMESTAMP),
+                          req->header(req->header_cls, SYNC_HDR_SIGNATURE),
+                          req->body, req->body_len, (long long)(req->now_ms / 1000), &reply);
+    api_resp_clear(resp);
+    resp->status = (unsigned)status;
+    resp->body = xstrdup(reply);
+    resp->body_len = strlen(reply);
+    resp->content_type = "application/json";
+    free(reply);                        /* from json_dumps */
+}
+
 void peer_start(struct conf *conf, store_t *st)
 {
     peer_rx = sync_receiver_new(conf, st, 0);
+    peer_st = st;
     api_register(ROUTE_SYNC, peer_sync_handler);
+    api_register(ROUTE_ERASE, peer_erase_handler);
     /* [tracker] forward_*: batch size, backoff cap, request timeout, idle poll */
     struct fwd_opts o = {
         .batch_max = conf->tracker_forward_batch > 0 ? (size_t)conf->tracker_forward_batch : 0,
@@ -69,6 +97,7 @@ void peer_kick(const char *peer)
 void peer_metrics_write(FILE *fp)
 {
     sync_metrics_write(fp);
+    erase_metrics_write(fp);
     fwd_metrics_write(peer_fwd, fp);
 }
 

@@ -6,7 +6,8 @@
  * these functions.
  *
  *   peer_start()  before the HTTP server starts: creates the sync receiver,
- *                 registers the POST /v1/sync handler (api_register) and
+ *                 registers the POST /v1/sync and POST /v1/erase (erase.h)
+ *                 handlers (api_register) and
  *                 starts the forwarder threads.
  *   peer_kick()   after a read was queued for a peer (store_mark_read with
  *                 forward_to): wakes that peer's forwarder.  A no-op before

@@ -31,6 +31,8 @@ static const struct route_def route_table[] = {
     { ROUTE_WWW_INDEX,   "GET",    "/",             0, 0 },
     { ROUTE_WWW,         "GET",    "/www/",         1, 0 },
     { ROUTE_EVENTS,      "GET",    "/v1/events",    0, 0 },    /* issue 17 */
+    /* issue 16 */
+    { ROUTE_ERASE,       "POST",   "/v1/erase",     0, 1 },
     { 0, NULL, NULL, 0, 0 }
 };
 
@@ -52,6 +54,7 @@ static const char *const route_names[ROUTE_COUNT] = {
     [ROUTE_WWW_INDEX]   = "www",
     [ROUTE_WWW]         = "www",
     [ROUTE_EVENTS]      = "events",
+    [ROUTE_ERASE]       = "erase",
 };
 
 /* Does path match d?  Sets the parameter of prefix routes. */

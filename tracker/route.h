@@ -38,6 +38,8 @@ enum route_id {
     ROUTE_WWW_INDEX,       /* GET    / */
     ROUTE_WWW,             /* GET    /www/{file} */
     ROUTE_EVENTS,          /* GET    /v1/events (issue 17, feed.h registers it) */
+    /* issue 16: erasures told to the peers (peer.c registers it) */
+    ROUTE_ERASE,           /* POST   /v1/erase */
     ROUTE_COUNT
 };
 

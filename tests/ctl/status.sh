@@ -12,8 +12,8 @@ seed -s alice@a.example -r bob@a.example -r dave@a.example -m 3 > /dev/null || t
 ctl status --json
 t_rc "status on a filled mail log" 0
 t_check "3 mails, 6 entries" jq -e '.mails == 3 and .entries == 6' <<<"$OUT"
-t_check "no outbox, nothing parked, peer mx2 listed" \
-    jq -e '.outbox == 0 and .parked == 0 and .peers == [{"peer":"mx2","outbox":0,"oldest":null,"parked":0}]' <<<"$OUT"
+t_check "no outbox, nothing parked, no erasure, peer mx2 listed" \
+    jq -e '.outbox == 0 and .parked == 0 and .peers == [{"peer":"mx2","outbox":0,"oldest":null,"parked":0,"erasures":0,"erasure_oldest":null}]' <<<"$OUT"
 t_check "use against map_size_max, retention 30 d" \
     jq -e '.map_size_max > 0 and .used > 0 and .used <= .map_size_max and .retention_s == 2592000 and .last_purge == null' <<<"$OUT"
 

@@ -4,7 +4,7 @@
  * The peer is a libmicrohttpd server inside the test playing mx1 (the
  * sender's home server): it runs the real receiving code (sync_handle) on
  * its own LMDB store, or answers what a case needs (503 for a while, 422 for
- * one poisoned mail id).  The forwarder plays mx2 (the recipient's server)
+ * one poisoned mail id, 404 to erasures).  The forwarder plays mx2 (the recipient's server)
  * with a second store whose outbox is filled by store_mark_read.
  * Every wait polls for the outcome (up to 20 s); nothing is timed.
  */
@@ -22,6 +22,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "erase.h"
 #include "fixture.h"
 #include "forwarder.h"
 #include "peer.h"
@@ -42,6 +43,8 @@ struct srv {
     int                one_only;     /* 413 for a body with more than one entry */
     char               poison[MAILID_ID_LEN + 1];  /* 422 if the body names it */
     atomic_int         requests;
+    store_t           *st;           /* the receiver's store (erasures) */
+    atomic_int         erase_404;    /* answer 404 to /v1/erase (an old peer) */
 };
 
 struct req {
@@ -91,6 +94,17 @@ static enum MHD_Result srv_handler(void *cls, struct MHD_Connection *c,
     } else if (s->poison[0] && rq->body && strstr(rq->body, s->poison)) {
         status = 422;
         reply = strdup("{\"error\":\"bad_body\"}");
+    } else if (strcmp(url, ERASE_PATH) == 0) {
+        if (atomic_load(&s->erase_404)) {
+            status = 404;
+            reply = strdup("{\"error\":\"not_found\"}");
+        } else {
+            status = erase_handle(s->rx, s->st,
+                MHD_lookup_connection_value(c, MHD_HEADER_KIND, SYNC_HDR_SERVER),
+                MHD_lookup_connection_value(c, MHD_HEADER_KIND, SYNC_HDR_TIMESTAMP),
+                MHD_lookup_connection_value(c, MHD_HEADER_KIND, SYNC_HDR_SIGNATURE),
+                rq->body, rq->len, (long long)time(NULL), &reply);
+        }
     } else {
         status = sync_handle(s->rx, method, url,
             MHD_lookup_connection_value(c, MHD_HEADER_KIND, SYNC_HDR_SERVER),
@@ -180,6 +194,7 @@ static int fx_setup(void **state)
     x->st1 = fx_store(x->dir, "mx1");
     x->st2 = fx_store(x->dir, "mx2");
     x->srv.rx = sync_receiver_new(x->conf1, x->st1, 0);
+    x->srv.st = x->st1;
     x->o = (struct fwd_opts){ .batch_max = 10, .backoff_min_ms = 20,
                               .backoff_max_ms = 200, .connect_timeout_ms = 2000,
                               .timeout_ms = 10000, .poll_ms = 200 };
@@ -499,6 +514,45 @@ static void test_peer_conf_batch(void **state)
         assert_true(fx_home_read(x, i));
 }
 
+/*
+ * Erasures (erase.h): a peer that cannot take them (404, an older version)
+ * does not hold up the reads, the erasure stays queued; once the peer takes
+ * it, it is applied there (alice's mails gone at mx1) and leaves the queue.
+ */
+static void test_erasure_own_backoff(void **state)
+{
+    struct fx *x = *state;
+    static const char *const to_mx1[] = { "mx1" };
+    size_t depth = 0;
+    struct store_mail_rec *rec;
+
+    atomic_store(&x->srv.erase_404, 1);
+    srv_start(&x->srv);
+    fx_reads(x, 2);
+    assert_int_equal(store_erasure_queue(x->st2, "alice@a.example", to_mx1, 1,
+                                         UINT64_C(1) << 47), STORE_OK);
+    x->fwd = fwd_start(x->conf2, x->st2, &x->o);
+    WAIT_FOR(fx_depth(x) == 0);
+    assert_int_equal(fx_depth(x), 0);       /* the reads went through */
+    assert_true(fx_home_read(x, 0) && fx_home_read(x, 1));
+    WAIT_FOR(fx_stats(x).failures >= 2);
+    assert_true(fx_stats(x).failures >= 2);
+    assert_int_equal(store_erasure_stats(x->st2, "mx1", &depth, NULL), STORE_OK);
+    assert_int_equal(depth, 1);             /* still queued */
+    assert_int_equal(fx_stats(x).erasures, 1);
+
+    atomic_store(&x->srv.erase_404, 0);     /* "mx1 upgraded" */
+    WAIT_FOR(fx_stats(x).erasures_sent == 1);
+    assert_int_equal(fx_stats(x).erasures_sent, 1);
+    assert_int_equal(store_erasure_stats(x->st2, "mx1", &depth, NULL), STORE_OK);
+    assert_int_equal(depth, 0);
+    for (size_t i = 0; i < 2; i++)
+        assert_int_equal(store_get_mail(x->st1, x->ids[i], &rec), STORE_ENOTFOUND);
+    /* the sender of the erasure keeps its own copies: it erased them itself */
+    assert_int_equal(store_get_mail(x->st2, x->ids[0], &rec), STORE_OK);
+    store_mail_rec_free(rec);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -513,6 +567,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_kick_wakes, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_stop_aborts_hung_request, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_peer_conf_batch, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_erasure_own_backoff, fx_setup, fx_teardown),
     };
 
     if (mailid_init() != MAILID_OK)

@@ -3,7 +3,7 @@
  * tracker's tests and benchmark (before and besides the real milter).
  *
  *   seed -d STORE_DIR -k KEY_FILE [-s SENDER] [-r RCPT]... [-R N] [-m N]
- *        [-a AGE_S] [-S SERVER] [-M MAP_SIZE_MB] [-i ID.TAG] [-B N]
+ *        [-a AGE_S] [-S SERVER] [-M MAP_SIZE_MB] [-i ID.TAG] [-B N] [-L LOGIN]
  *
  * Records -m mails (default 1) from SENDER (default alice@a.example), each
  * with the -r recipients plus N generated ones (u0@a.example ... with -R N),
@@ -14,7 +14,8 @@
  * sort in the order the mails are recorded, as the milter's do.  -B N
  * records N mails per write transaction (bulk loading for the benchmarks:
  * 10M entries in minutes; default 1, one transaction per mail as the
- * milter does).  Prints one line per mail: the X-Mail-Id value ID.TAG.
+ * milter does).  -L records LOGIN as each mail's SMTP AUTH login.  Prints
+ * one line per mail: the X-Mail-Id value ID.TAG.
  * Exit 0, or 1 with a message on stderr.
  */
 #include <stdio.h>
@@ -63,12 +64,13 @@ int main(int argc, char **argv)
 {
     const char *dir = NULL, *keyfile = NULL, *sender_in = "alice@a.example";
     const char *server = "mx1", *id_in = NULL;
+    char *login = NULL;
     char **rcpt_in = xcalloc((size_t)argc, sizeof *rcpt_in);
     size_t n_in = 0, n_gen = 0, n_mails = 1, map_mb = 64, bulk = 1;
     long long age_s = 0;
     int opt;
 
-    while ((opt = getopt(argc, argv, "d:k:s:r:R:m:a:S:M:i:B:")) != -1) {
+    while ((opt = getopt(argc, argv, "d:k:s:r:R:m:a:S:M:i:B:L:")) != -1) {
         switch (opt) {
         case 'd': dir = optarg; break;
         case 'k': keyfile = optarg; break;
@@ -80,6 +82,7 @@ int main(int argc, char **argv)
         case 'S': server = optarg; break;
         case 'M': map_mb = strtoul(optarg, NULL, 10); break;
         case 'i': id_in = optarg; n_mails = 1; break;
+        case 'L': login = optarg; break;
         case 'B': bulk = strtoul(optarg, NULL, 10); break;
         default:
             fprintf(stderr, "usage: seed -d DIR -k KEY [-s SENDER] [-r RCPT]... "
@@ -164,6 +167,7 @@ int main(int argc, char **argv)
         mail->queue_id = (char *)"SEEDQ";
         mail->message_id = (char *)"<seed@a.example>";
         mail->n_rcpt = (uint32_t)n_rcpts;
+        mail->login = login;
         sent[nb].mail = mail;
         sent[nb].rcpts = rcpts;
         sent[nb].n_rcpts = n_rcpts;

@@ -41,6 +41,8 @@ static const struct {
     { "GET",    "/v1/mails",           ROUTE_MAILS,     NULL, NULL },
     { "GET",    "/v1/mails/ABC",       ROUTE_MAIL,      "ABC", NULL },
     { "POST",   "/v1/sync",            ROUTE_SYNC,      NULL, NULL },
+    { "POST",   "/v1/erase",           ROUTE_ERASE,     NULL, NULL },
+    { "GET",    "/v1/erase",           ROUTE_ENOMETHOD, NULL, "POST" },
     { "GET",    "/v1/reads",           ROUTE_ENOMETHOD, NULL, "POST" },   /* wrong method */
     { "HEAD",   "/healthz",            ROUTE_ENOMETHOD, NULL, "GET" },
     { "DELETE", "/v1/mails/ABC",       ROUTE_ENOMETHOD, NULL, "GET" },
