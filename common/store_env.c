@@ -188,6 +188,22 @@ static uint64_t last_txnid(store_t *st)
     return (uint64_t)info.me_last_txnid;
 }
 
+/* *a = max(*a, v). */
+static void seq_raise(atomic_uint_fast64_t *a, uint64_t v)
+{
+    uint64_t have = atomic_load(a);
+    while (have < v && !atomic_compare_exchange_weak(a, &have, v))
+        ;
+}
+
+/* The feed's event_seq in a write transaction about to commit (0 if it
+ * cannot be read: the durable point then waits for the next commit). */
+static uint64_t txn_event_seq(store_t *st, MDB_txn *txn)
+{
+    uint64_t seq = 0;
+    return store_events_txn_seq(st, txn, &seq) == 0 ? seq : 0;
+}
+
 /*
  * A write found the map full at its limit.  Pages freed by a transaction
  * (a purge) are reusable only from the second transaction after it (LMDB
@@ -422,10 +438,12 @@ static int batch_try(store_t *st, struct store_gc_op *list, int nested, size_t *
         mdb_txn_abort(txn);             /* every op failed: nothing to sync */
         goto out;
     }
+    uint64_t ev_seq = txn_event_seq(st, txn);
     rc = mdb_txn_commit(txn);
     if (rc == 0) {
         atomic_fetch_add(&st->commits, 1);
         atomic_fetch_add(&st->writes, ok);
+        seq_raise(&st->ev_committed, ev_seq);
     } else {
         store_sync_commit_failed(st, rc);
     }
@@ -452,10 +470,13 @@ static int solo_run(store_t *st, struct wop *w)
         int rc = st->env ? mdb_txn_begin(st->env, NULL, 0, &txn) : MDB_PANIC;
         if (rc == 0) {
             rc = w->fn(st, txn, w->arg);
+            uint64_t ev_seq = rc == 0 ? txn_event_seq(st, txn) : 0;
             if (rc == 0 && (rc = mdb_txn_commit(txn)) != 0)
                 store_sync_commit_failed(st, rc);
             else if (rc != 0)
                 mdb_txn_abort(txn);
+            else
+                seq_raise(&st->ev_committed, ev_seq);
             if (rc == 0 && !w->internal) {
                 atomic_fetch_add(&st->commits, 1);
                 atomic_fetch_add(&st->writes, 1);
@@ -508,6 +529,9 @@ static int batch_run(void *ctx, struct store_gc_op *list, struct store_gc_mark *
     if (!any)
         return 0;
     mark->txnid = last_txnid(st);
+    mark->ev_seq = atomic_load(&st->ev_committed);
+    if (!st->nometasync)                /* LMDB synced the meta page itself */
+        store_events_durable(st, mark->ev_seq);
     return st->nometasync;
 }
 
@@ -563,15 +587,18 @@ static int write_op(store_t *st, store_txn_fn fn, void *arg, int frees)
     struct store_gc_op op = { .item = &w };
     struct store_gc_mark mark;
 
+    /* While this is counted, the feed's readers leave events past the
+     * durable point to our settle (store_events.h, Durability). */
+    atomic_fetch_add(&st->ev_writers, 1);
     if (st->gc) {
         op.result = store_gc_submit(st->gc, &op);
     } else {
         batch_run(st, &op, &mark);
     }
+    atomic_fetch_sub(&st->ev_writers, 1);
     if (frees)
         map_shrink_back(st);
-    if (op.result == STORE_OK)
-        store_events_committed(st);     /* wake the feed's long polls */
+    store_events_committed(st);         /* wake the feed's long polls */
     return op.result;
 }
 
@@ -765,6 +792,11 @@ int store_env_open(const struct store_opts *opts, store_t **out, char *err, size
     st->nometasync = opts->group_commit != 0;
     atomic_init(&st->durable_txnid, 0);
     atomic_init(&st->taint, 0);
+    atomic_init(&st->ev_committed, 0);
+    atomic_init(&st->ev_durable, 0);
+    atomic_init(&st->ev_announced, 0);
+    atomic_init(&st->ev_writers, 0);
+    pthread_mutex_init(&st->ev_sync_lock, NULL);
     rc = env_create(st, map);
     if (rc != 0) {
         snprintf(err, errlen, "store %s: cannot open: %s", st->path, mdb_strerror(rc));
@@ -801,6 +833,10 @@ int store_env_open(const struct store_opts *opts, store_t **out, char *err, size
         store_env_close(st);
         return STORE_EIO;
     }
+    /* Every event committed so far is on disk now (the init commit saw them
+     * all, and its meta page is synced). */
+    store_events_durable(st, atomic_load(&st->ev_committed));
+    atomic_store(&st->ev_announced, atomic_load(&st->ev_durable));
     if (opts->group_commit) {
         st->gc = store_gc_start(batch_run, store_sync_settle, st);
         if (st->gc == NULL) {
@@ -825,6 +861,7 @@ void store_env_close(store_t *st)
         mdb_env_close(st->env);
     open_unregister(st);
     pthread_rwlock_destroy(&st->maplock);
+    pthread_mutex_destroy(&st->ev_sync_lock);
     free(st->path);
     free(st);
 }

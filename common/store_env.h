@@ -71,6 +71,12 @@ struct store {
     int                  nometasync;      /* group commit: meta pages unsynced */
     atomic_uint_fast64_t durable_txnid;   /* commits up to this one are synced */
     atomic_uint_fast64_t taint;           /* failed syncs: see commit_failed */
+    /* The event feed's durable point (store_events.h, "Durability"). */
+    atomic_uint_fast64_t ev_committed;    /* event_seq in our newest commit */
+    atomic_uint_fast64_t ev_durable;      /* events up to here are on disk */
+    atomic_uint_fast64_t ev_announced;    /* ev_durable when the hook last ran */
+    atomic_int           ev_writers;      /* store_env_write* calls running */
+    pthread_mutex_t      ev_sync_lock;    /* one reader-side sync at a time */
     char                *path;
     dev_t                dev;             /* of the directory: open_register */
     ino_t                ino;

@@ -11,6 +11,7 @@
 #include "log.h"
 #include "store_db.h"
 #include "store_env.h"
+#include "store_sync.h"
 #include "xmem.h"
 
 #define STR_NULL 0xFFFFFFFFu
@@ -151,11 +152,10 @@ const char *store_events_name(const struct store_feed_event *e)
     }
 }
 
-/* ---- wake-up ---- */
+/* ---- durability and wake-up ---- */
 
 static void (*hook_fn)(void *);
 static void *hook_arg;
-static atomic_uint_fast64_t appended, announced;
 
 void store_events_set_hook(void (*fn)(void *arg), void *arg)
 {
@@ -163,13 +163,60 @@ void store_events_set_hook(void (*fn)(void *arg), void *arg)
     hook_fn = fn;
 }
 
+uint64_t store_events_servable(uint64_t newest, uint64_t durable, int writing, int *sync)
+{
+    *sync = 0;
+    if (newest <= durable)
+        return newest;
+    /* Ours, not yet settled (the settle moves the point and wakes), or
+     * another process's: only a sync can tell they are on disk. */
+    *sync = !writing;
+    return durable;
+}
+
+void store_events_durable(store_t *st, uint64_t seq)
+{
+    uint64_t have = atomic_load(&st->ev_durable);
+    while (have < seq && !atomic_compare_exchange_weak(&st->ev_durable, &have, seq))
+        ;
+}
+
 void store_events_committed(store_t *st)
 {
-    uint64_t a = atomic_load(&appended);
+    uint64_t d = atomic_load(&st->ev_durable);
+    uint64_t a = atomic_load(&st->ev_announced);
 
-    (void)st;
-    if (atomic_exchange(&announced, a) != a && hook_fn != NULL)
-        hook_fn(hook_arg);
+    while (a < d) {
+        if (atomic_compare_exchange_weak(&st->ev_announced, &a, d)) {
+            if (hook_fn != NULL)
+                hook_fn(hook_arg);
+            return;
+        }
+    }
+}
+
+/* The limit for a reader that saw `newest` in its snapshot (call inside
+ * the read transaction, after reading it). */
+static uint64_t ev_limit(store_t *st, uint64_t newest, int *sync)
+{
+    uint64_t durable = atomic_load(&st->ev_durable);
+    return store_events_servable(newest, durable, atomic_load(&st->ev_writers) > 0, sync);
+}
+
+/* Events up to `newest` that no write of ours is about to settle: another
+ * process committed them.  Sync the file once (the first reader to get
+ * here does; the others find the point moved) and serve them. */
+static int ev_settle(store_t *st, uint64_t newest)
+{
+    int rc = STORE_OK;
+
+    pthread_mutex_lock(&st->ev_sync_lock);
+    if (atomic_load(&st->ev_durable) < newest && (rc = store_sync_now(st)) == STORE_OK)
+        store_events_durable(st, newest);
+    pthread_mutex_unlock(&st->ev_sync_lock);
+    if (rc == STORE_OK)
+        store_events_committed(st);     /* wake the other waiters too */
+    return rc;
 }
 
 /* ---- inside a write ---- */
@@ -255,9 +302,12 @@ int store_events_append(store_t *st, MDB_txn *txn, int kind, const char *id,
     store_rec_buf_free(&b);
     if (rc == 0)
         rc = meta_put_u64(txn, st->dbi[STORE_DB_META], "event_seq", seq);
-    if (rc == 0)
-        atomic_fetch_add(&appended, 1);
     return rc;
+}
+
+int store_events_txn_seq(store_t *st, MDB_txn *txn, uint64_t *seq)
+{
+    return meta_u64(txn, st->dbi[STORE_DB_META], "event_seq", seq);
 }
 
 /* Delete the item at the cursor and move to the one after it: re-seek the
@@ -311,8 +361,9 @@ int store_events_erase_addr(store_t *st, MDB_txn *txn, const char *addr)
 /* ---- reading ---- */
 
 struct read_arg {
-    uint64_t                 after, last;
+    uint64_t                 after, last, newest;
     size_t                   max, n;
+    int                      sync;     /* past the durable point: ev_settle */
     struct store_feed_event *ev;
 };
 
@@ -327,9 +378,12 @@ static int read_fn(store_t *st, MDB_txn *txn, void *arg)
     store_events_free(a->ev, a->n);
     a->ev = NULL;
     a->n = 0;
-    rc = meta_u64(txn, st->dbi[STORE_DB_META], "event_seq", &a->last);
-    if (rc != 0 || a->last <= a->after || a->max == 0)
+    rc = meta_u64(txn, st->dbi[STORE_DB_META], "event_seq", &a->newest);
+    if (rc != 0)
         return rc;
+    a->last = ev_limit(st, a->newest, &a->sync);
+    if (a->last <= a->after || a->max == 0)
+        return 0;
     rc = mdb_cursor_open(txn, st->dbi[STORE_DB_EVENTS], &cur);
     if (rc != 0)
         return rc;
@@ -339,6 +393,8 @@ static int read_fn(store_t *st, MDB_txn *txn, void *arg)
     a->ev = xcalloc(a->max, sizeof(*a->ev));
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && a->n < a->max;
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size == 8 && seq_of(&k) > a->last)
+            break;                      /* not known to be on disk yet */
         if (k.mv_size != 8 ||
             store_events_decode(v.mv_data, v.mv_size, seq_of(&k), &a->ev[a->n]) < 0) {
             log_error("store %s: event %llu cannot be decoded; skipped", st->path,
@@ -364,6 +420,10 @@ int store_events_read(store_t *st, uint64_t after, size_t max,
     if (st == NULL || max > EV_READ_MAX)
         return STORE_EINVAL;
     rc = store_env_read(st, read_fn, &a);
+    /* Another process's events: one sync, then read again (a failed sync
+     * is logged; the events up to the durable point are still served). */
+    if (rc == STORE_OK && a.sync && a.n < max && ev_settle(st, a.newest) == STORE_OK)
+        rc = store_env_read(st, read_fn, &a);
     if (rc != STORE_OK) {
         store_events_free(a.ev, a.n);
         return rc;
@@ -385,12 +445,17 @@ void store_events_free(struct store_feed_event *ev, size_t n)
 }
 
 struct last_arg {
-    uint64_t seq;
+    uint64_t seq, newest;
+    int      sync;
 };
 
 static int last_fn(store_t *st, MDB_txn *txn, void *arg)
 {
-    return meta_u64(txn, st->dbi[STORE_DB_META], "event_seq", &((struct last_arg *)arg)->seq);
+    struct last_arg *a = arg;
+    int rc = meta_u64(txn, st->dbi[STORE_DB_META], "event_seq", &a->newest);
+
+    a->seq = rc == 0 ? ev_limit(st, a->newest, &a->sync) : 0;
+    return rc;
 }
 
 int store_events_last(store_t *st, uint64_t *seq)
@@ -401,6 +466,8 @@ int store_events_last(store_t *st, uint64_t *seq)
     if (st == NULL)
         return STORE_EINVAL;
     rc = store_env_read(st, last_fn, &a);
+    if (rc == STORE_OK && a.sync && ev_settle(st, a.newest) == STORE_OK)
+        a.seq = a.newest;
     *seq = rc == STORE_OK ? a.seq : 0;
     return rc;
 }

@@ -29,9 +29,35 @@
  * Decoding is strict: a short, overlong or unknown-version record is -1.
  *
  * Readers: store_events_read() returns events with seq > after, oldest
- * first, at most max, and *last = the newest seq in the database (0 if
- * none), so a caller can tell "nothing new" from "pruned past".  Results
- * are owned by the caller (store_events_free).
+ * first, at most max, and *last = the newest seq a reader may see (0 if
+ * none; see Durability), so a caller can tell "nothing new" from "pruned
+ * past".  store_events_last() is that *last alone.  Results are owned by
+ * the caller (store_events_free).
+ *
+ * Durability: readers are served only events known to be on disk, so no
+ * seq handed out can be rolled back by a power cut and given to another
+ * event.  With group commit (MDB_NOMETASYNC, store.h) a commit is visible
+ * to readers before its meta page is synced; each handle therefore keeps a
+ * durable point D (the event_seq of its newest commit known synced: moved
+ * by the settle of each batch, by every commit without group commit, and
+ * at open, which syncs) and reads stop at D.  The rule
+ * store_events_servable() (pure) decides, from the snapshot's newest seq N:
+ *   N <= D                      serve up to N;
+ *   N > D, a write of this handle running (store_env_write* in progress)
+ *                               serve up to D: the events past it are ours
+ *                               or will be covered by our settle, which
+ *                               moves D and runs the hook;
+ *   N > D, no write running     another process committed them (the tracker
+ *                               alone appends events today; the milter and
+ *                               mailstatectl only add sent entries or delete
+ *                               events, but a tool may): whatever its sync
+ *                               flags, one fdatasync of data.mdb by this
+ *                               process (store_sync_now: the page cache is
+ *                               shared) makes every commit it saw durable;
+ *                               the reader does that (once: concurrent
+ *                               readers find D moved) and serves up to N.
+ * A failed sync serves up to D and is logged.  Erasure and pruning delete
+ * events below N and are no concern (a deleted seq is never reused).
  *
  * Retention: store_events_prune() deletes events recorded before before_ms,
  * oldest first, at most batch per transaction (the tracker's retention
@@ -40,12 +66,13 @@
  * and deletes every event naming the address as sender, recipient or
  * original recipient (a scan of the feed, which retention keeps short).
  *
- * Wake-up: store_env calls store_events_committed() after every successful
- * write; if an event was appended since the last call it runs the hook set
- * with store_events_set_hook() (process-wide; the tracker's long poll sets
- * it).  The hook runs after the commit is durable, on the writer's thread,
- * and must not block.  Writes by other processes are not seen this way:
- * waiters re-read the store periodically.
+ * Wake-up: store_env calls store_events_committed() after every write
+ * (ours settled, or failed); when D moved since the last call it runs the
+ * hook set with store_events_set_hook() (process-wide; the tracker's long
+ * poll sets it).  So the hook means "new durable events", never merely
+ * "committed".  It runs on the writer's (or syncing reader's) thread and
+ * must not block.  Writes by other processes are not seen this way:
+ * waiters re-read the store periodically (which runs the rule above).
  */
 #include <lmdb.h>
 #include <stddef.h>
@@ -97,6 +124,15 @@ int store_events_cursor_get(store_t *st, const char *name, uint64_t *seq);
 int store_events_cursor_set(store_t *st, const char *name, uint64_t seq);
 
 void store_events_set_hook(void (*fn)(void *arg), void *arg);
-void store_events_committed(store_t *st);
+
+/* Pure: how far a reader may serve (see Durability).  newest: the
+ * snapshot's event_seq; durable: the handle's D; writing: a write of the
+ * handle is running.  *sync = 1 when a sync would make newest servable. */
+uint64_t store_events_servable(uint64_t newest, uint64_t durable, int writing, int *sync);
+
+/* Store-internal (store_env, store_sync). */
+int  store_events_txn_seq(store_t *st, MDB_txn *txn, uint64_t *seq); /* event_seq in txn */
+void store_events_durable(store_t *st, uint64_t seq);   /* events <= seq are on disk */
+void store_events_committed(store_t *st);               /* after each write: the hook */
 
 #endif

@@ -45,7 +45,7 @@ static void *committer(void *arg)
 {
     struct store_gc *gc = arg;
     struct store_gc_op *pending = NULL;    /* run, not yet known durable */
-    struct store_gc_mark pmark = { 0, 0 };
+    struct store_gc_mark pmark = { 0, 0, 0 };
 
     pthread_mutex_lock(&gc->mu);
     for (;;) {
@@ -67,7 +67,7 @@ static void *committer(void *arg)
         gc->tail = &gc->head;
         pthread_mutex_unlock(&gc->mu);
 
-        struct store_gc_mark mark = { 0, 0 };
+        struct store_gc_mark mark = { 0, 0, 0 };
         int wait = gc->run(gc->ctx, list, &mark);
         /* Normally this batch's commit synced the pending one's meta page. */
         int err = pending ? gc->settle(gc->ctx, &pmark) : 0;

@@ -44,6 +44,7 @@ struct store_gc_op {
 struct store_gc_mark {
     uint64_t txnid;
     uint64_t taint;
+    uint64_t ev_seq;    /* the feed's event_seq as of that commit */
 };
 
 typedef int (*store_gc_run_fn)(void *ctx, struct store_gc_op *list,

@@ -10,6 +10,7 @@
 #include <sys/statvfs.h>
 
 #include "log.h"
+#include "store_events.h"
 
 /* Below this much room an EIO from a commit is taken for a full disk. */
 #define STORE_DISK_LOW ((uint64_t)4 << 20)
@@ -52,6 +53,14 @@ void store_sync_commit_failed(store_t *st, int rc)
     atomic_fetch_add(&st->taint, 1);
 }
 
+/* The batch's commit is on disk: so are the events it carried.  (Before
+ * its submitters are woken, so their hook call sees the new point.) */
+static int settled(store_t *st, const struct store_gc_mark *mark)
+{
+    store_events_durable(st, mark->ev_seq);
+    return STORE_OK;
+}
+
 int store_sync_settle(void *ctx, const struct store_gc_mark *mark)
 {
     store_t *st = ctx;
@@ -61,13 +70,13 @@ int store_sync_settle(void *ctx, const struct store_gc_mark *mark)
     if (atomic_load(&st->taint) != mark->taint)
         return STORE_EIO;               /* a sync failed after it: unknown */
     if (atomic_load(&st->durable_txnid) >= mark->txnid)
-        return STORE_OK;
+        return settled(st, mark);
     pthread_rwlock_rdlock(&st->maplock);
     if (st->env != NULL)
         mdb_env_info(st->env, &info);
     if ((uint64_t)info.me_last_txnid > mark->txnid) {
         pthread_rwlock_unlock(&st->maplock);
-        return STORE_OK;                /* a later commit synced its data */
+        return settled(st, mark);       /* a later commit synced its data */
     }
     rc = st->env ? mdb_env_sync(st->env, 1) : MDB_PANIC;
     pthread_rwlock_unlock(&st->maplock);
@@ -81,6 +90,19 @@ int store_sync_settle(void *ctx, const struct store_gc_mark *mark)
            !atomic_compare_exchange_weak(&st->durable_txnid, &have,
                                          (uint64_t)info.me_last_txnid))
         ;
+    return settled(st, mark);
+}
+
+int store_sync_now(store_t *st)
+{
+    pthread_rwlock_rdlock(&st->maplock);
+    int rc = st->env ? mdb_env_sync(st->env, 1) : MDB_PANIC;
+    pthread_rwlock_unlock(&st->maplock);
+    if (rc != 0) {
+        log_error("store %s: sync: %s", st->path, mdb_strerror(rc));
+        atomic_fetch_add(&st->taint, 1);    /* may hide a writeback error */
+        return STORE_EIO;
+    }
     return STORE_OK;
 }
 

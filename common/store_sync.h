@@ -34,11 +34,19 @@
  * the store_t; may call mdb_env_sync.  store_sync_disk_low(): 1 if the file
  * system has less than 4 MiB free or data.mdb is within 4 MiB of
  * RLIMIT_FSIZE (an EIO from a write is then a short write: a full disk).
+ * A successful settle also moves the event feed's durable point to the
+ * event_seq its batch committed (store_events_durable).
+ *
+ * store_sync_now(): fdatasync data.mdb now (mdb_env_sync force), for any
+ * thread; every commit visible before the call, by any process, is then on
+ * disk (the page cache is shared).  STORE_OK or STORE_EIO (logged, and it
+ * taints like a failed settle).
  */
 #include "store_env.h"
 
 int store_sync_disk_low(const store_t *st);
 void store_sync_commit_failed(store_t *st, int rc);
 int store_sync_settle(void *ctx, const struct store_gc_mark *mark);
+int store_sync_now(store_t *st);
 
 #endif

@@ -33,7 +33,7 @@ static void feed_init_cond(void)
     pthread_condattr_destroy(&ca);
 }
 
-/* The store's hook: an event was committed by this process. */
+/* The store's hook: the durable point moved (new events to serve). */
 static void feed_wake(void *arg)
 {
     (void)arg;

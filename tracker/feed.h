@@ -14,16 +14,19 @@
  *            recorded it), "via"}
  *   after: events with seq > after (default 0); limit 1..1000 (100);
  *   wait 0..[events] max_wait seconds (0): with nothing after `after`, the
- *   answer waits until an event is committed or wait runs out (then
+ *   answer waits until an event is durable or wait runs out (then
  *   "events": []).  next = the seq of the last event returned, or after.
+ *   Only events known to be on disk are served (store_events.h,
+ *   Durability), so a seq once seen is never given to another event.
  *   400 bad_query: a parameter that is not a plain decimal number, out of
  *   range, given twice, or unknown.
  *
  * The handler runs on a pool of its own ([events] max_waiters threads;
  * the HTTP layer answers 503 beyond that), never on a polling thread.  It
- * wakes on the hook store_events calls after a durable commit of this
- * process, and re-reads the store every FEED_RECHECK_MS for writes by other
- * processes.  feed_stop() (at shutdown) ends every wait at once.
+ * wakes on the hook store_events runs when the durable point moves (after
+ * the settle of a commit of this process, not at the commit), and re-reads
+ * the store every FEED_RECHECK_MS for writes by other processes (the read
+ * then syncs for them: store_events.h).  feed_stop() (at shutdown) ends every wait at once.
  *
  * feed_event_json() is the EVENT object, shared with the webhooks.
  * feed_parse_query() is the pure parameter check (unit-tested).
