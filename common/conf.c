@@ -723,6 +723,7 @@ void conf_write_sample(FILE *fp)
           "# One [webhook NAME] section per receiver of the event feed (issue 17): each\n"
           "# gets every event it asks for, in order, at least once, POSTed as JSON and\n"
           "# signed: Mailstate-Signature: t=UNIX,v1=HEX(HMAC-SHA256(secret, \"t.\" + body)).\n"
+          "# SIGHUP applies added, removed and changed sections; a name keeps its position.\n"
           "# Example:\n"
           "#\n"
           "#[webhook crm]\n", fp);

@@ -13,7 +13,9 @@
  * connections, let the requests in flight finish (their writes included),
  * and exit 0.  SIGHUP reloads the config for requests that start afterwards
  * (tokens, opt-outs, tracking switch, key - for reads, syncs received and
- * syncs sent); a config with errors is logged
+ * syncs sent) and makes the [webhook] sections the running set (added ones
+ * start, removed ones stop, changed ones restart; positions are kept by
+ * name: webhook.h); a config with errors is logged
  * and the running one kept.  Listen address, store, threads, limits, user
  * and peers need a restart (logged when they differ).
  */
@@ -186,18 +188,11 @@ static void main_reload(const char *path, int given, const struct conf *running,
         msys_server_count(c->msys) != msys_server_count(running->msys))
         log_warn("reload: listen, store, this_server, threads, limits, retention, "
                  "forward_* and server list changes take effect at the next restart");
-    /* issue 17: the webhooks' threads and secrets, and the feed's pool */
-    int hooks_differ = c->n_webhooks != running->n_webhooks;
-    for (size_t i = 0; !hooks_differ && i < c->n_webhooks; i++)
-        hooks_differ = main_differs(c->webhooks[i].name, running->webhooks[i].name) ||
-                       main_differs(c->webhooks[i].url, running->webhooks[i].url) ||
-                       c->webhooks[i].events != running->webhooks[i].events;
-    if (hooks_differ || c->events_max_waiters != running->events_max_waiters ||
-        c->events_keep != running->events_keep ||
-        c->webhook_backoff_max != running->webhook_backoff_max ||
-        c->webhook_timeout != running->webhook_timeout)
-        log_warn("reload: [webhook] sections and [events] keep, max_waiters, webhook_* "
-                 "take effect at the next restart");
+    /* issue 17: the feed's pool and retention; webhooks follow the file */
+    if (c->events_max_waiters != running->events_max_waiters ||
+        c->events_keep != running->events_keep)
+        log_warn("reload: [events] keep and max_waiters take effect at the next restart");
+    webhooks_reload(c);
     log_set_level((enum log_level)c->log_level);
     reclog_set_rate((unsigned)c->log_rate);
     peer_set_conf(c);           /* sync receiver and forwarder: own references */

@@ -20,6 +20,7 @@
 #include "xmem.h"
 
 struct hook {
+    struct hook         *next;
     char                *name;
     char                *url;
     unsigned char       *secret;
@@ -29,13 +30,17 @@ struct hook {
     long                 timeout_ms;
     store_t             *st;
     pthread_t            thread;
+    _Atomic int          stop;          /* this one is being stopped */
     atomic_uint_fast64_t cursor;
     atomic_uint_fast64_t delivered, failures;
 };
 
-static struct hook   *hooks;
-static size_t         n_hooks;
-static _Atomic int    hooks_stop;
+/* The running webhooks, in config order.  The list is changed only by the
+ * thread that calls webhooks_start/reload/stop (the main thread), under
+ * hooks_lock, which also guards the metrics' walk and the threads' sleeps. */
+static struct hook    *hooks;
+static store_t        *hooks_st;
+static int             hooks_started;
 static pthread_mutex_t hooks_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t  hooks_cond;
 
@@ -85,8 +90,8 @@ char *webhook_body(const char *name, const struct store_feed_event *const *ev, s
 
 /* ---- delivery ---- */
 
-/* Sleep ms or until stopping; 1 if stopping. */
-static int hook_sleep(unsigned long ms)
+/* Sleep ms or until h is stopped; 1 if it is. */
+static int hook_sleep(struct hook *h, unsigned long ms)
 {
     struct timespec until;
     int stop;
@@ -99,10 +104,10 @@ static int hook_sleep(unsigned long ms)
         until.tv_nsec -= 1000000000L;
     }
     pthread_mutex_lock(&hooks_lock);
-    while (!atomic_load(&hooks_stop) &&
+    while (!atomic_load(&h->stop) &&
            pthread_cond_timedwait(&hooks_cond, &hooks_lock, &until) != ETIMEDOUT)
         ;
-    stop = atomic_load(&hooks_stop);
+    stop = atomic_load(&h->stop);
     pthread_mutex_unlock(&hooks_lock);
     return stop;
 }
@@ -115,8 +120,9 @@ static size_t hook_discard(char *ptr, size_t size, size_t nmemb, void *arg)
 
 static int hook_progress(void *clientp, curl_off_t a, curl_off_t b, curl_off_t c, curl_off_t d)
 {
-    (void)clientp, (void)a, (void)b, (void)c, (void)d;
-    return atomic_load(&hooks_stop) ? 1 : 0;
+    struct hook *h = clientp;
+    (void)a, (void)b, (void)c, (void)d;
+    return atomic_load(&h->stop) ? 1 : 0;
 }
 
 /* One POST of body; 1 on a 2xx. */
@@ -145,7 +151,7 @@ static int hook_post(struct hook *h, CURL *curl, const char *body, size_t len,
     curl_slist_free_all(hdrs);
     if (cc == CURLE_OK && code >= 200 && code < 300)
         return 1;
-    if (!atomic_load(&hooks_stop)) {
+    if (!atomic_load(&h->stop)) {
         if (cc != CURLE_OK)
             log_warn("webhook %s: events %llu..%llu not delivered: %s", h->name,
                      (unsigned long long)first, (unsigned long long)last,
@@ -171,6 +177,7 @@ static CURL *hook_curl(struct hook *h)
     curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, h->timeout_ms);
     curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, hook_progress);
+    curl_easy_setopt(curl, CURLOPT_XFERINFODATA, h);
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, hook_discard);
     curl_easy_setopt(curl, CURLOPT_USERAGENT, "mailstate-webhook");
     curl_easy_setopt(curl, CURLOPT_POST, 1L);
@@ -186,7 +193,7 @@ static int hook_advance(struct hook *h, uint64_t seq)
     while ((rc = store_events_cursor_set(h->st, h->name, seq)) != STORE_OK) {
         log_error("webhook %s: cannot save the position %llu: %s", h->name,
                   (unsigned long long)seq, store_strerror(rc));
-        if (rc == STORE_ECLOSED || hook_sleep(1000u * webhook_backoff_s(++failures, 60)))
+        if (rc == STORE_ECLOSED || hook_sleep(h, 1000u * webhook_backoff_s(++failures, 60)))
             return -1;
     }
     atomic_store(&h->cursor, seq);
@@ -202,11 +209,11 @@ static void *hook_main(void *arg)
 
     while ((rc = store_events_cursor_get(h->st, h->name, &cursor)) != STORE_OK) {
         log_error("webhook %s: cannot read its position: %s", h->name, store_strerror(rc));
-        if (hook_sleep(1000))
+        if (hook_sleep(h, 1000))
             goto out;
     }
     atomic_store(&h->cursor, cursor);
-    while (!atomic_load(&hooks_stop)) {
+    while (!atomic_load(&h->stop)) {
         struct store_feed_event *ev = NULL;
         const struct store_feed_event *want[WEBHOOK_BATCH];
         size_t n = 0, k = 0;
@@ -216,7 +223,7 @@ static void *hook_main(void *arg)
         rc = store_events_read(h->st, cursor, WEBHOOK_BATCH, &ev, &n, &last);
         if (rc != STORE_OK) {
             log_error("webhook %s: cannot read the feed: %s", h->name, store_strerror(rc));
-            if (hook_sleep(1000))
+            if (hook_sleep(h, 1000))
                 break;
             continue;
         }
@@ -226,7 +233,7 @@ static void *hook_main(void *arg)
                          "(a restored mail log?); waiting for %llu", h->name,
                          (unsigned long long)cursor, (unsigned long long)last,
                          (unsigned long long)cursor + 1);
-            if (feed_wait_for(h->st, cursor, 30000, &hooks_stop) < 0 && hook_sleep(1000))
+            if (feed_wait_for(h->st, cursor, 30000, &h->stop) < 0 && hook_sleep(h, 1000))
                 break;          /* the feed stopped first (shutdown) */
             continue;
         }
@@ -244,7 +251,7 @@ static void *hook_main(void *arg)
             int ok;
             while (!(ok = hook_post(h, curl, body, len, want[0]->seq, want[k - 1]->seq))) {
                 atomic_fetch_add(&h->failures, 1);
-                if (hook_sleep(1000ul * webhook_backoff_s(++failures, h->backoff_max_s)))
+                if (hook_sleep(h, 1000ul * webhook_backoff_s(++failures, h->backoff_max_s)))
                     break;
             }
             free(body);
@@ -267,83 +274,199 @@ out:
     return NULL;
 }
 
+/* The settings of w as a hook would run them; 1 if h runs exactly those. */
+static int hook_same(const struct hook *h, const struct conf_webhook *w, const struct conf *c)
+{
+    return strcmp(h->url, w->url) == 0 && h->secret_len == w->secret_len &&
+           (w->secret_len == 0 || sodium_memcmp(h->secret, w->secret, w->secret_len) == 0) &&
+           h->events == w->events && h->backoff_max_s == (unsigned)c->webhook_backoff_max &&
+           h->timeout_ms == (long)c->webhook_timeout * 1000L;
+}
+
+static struct hook *hook_new(const struct conf_webhook *w, const struct conf *c)
+{
+    struct hook *h = xcalloc(1, sizeof(*h));
+
+    h->name = xstrdup(w->name);
+    h->url = xstrdup(w->url);
+    h->secret_len = w->secret_len;
+    h->secret = xmalloc(w->secret_len ? w->secret_len : 1);
+    if (w->secret_len)
+        memcpy(h->secret, w->secret, w->secret_len);
+    h->events = w->events;
+    h->backoff_max_s = (unsigned)c->webhook_backoff_max;
+    h->timeout_ms = (long)c->webhook_timeout * 1000L;
+    h->st = hooks_st;
+    atomic_init(&h->stop, 0);
+    atomic_init(&h->cursor, 0);
+    atomic_init(&h->delivered, 0);
+    atomic_init(&h->failures, 0);
+    return h;
+}
+
+static void hook_run(struct hook *h)
+{
+    int rc = pthread_create(&h->thread, NULL, hook_main, h);
+    if (rc != 0)
+        log_panic("webhook %s: cannot start its thread (error %d)", h->name, rc);
+}
+
+/* Stop h's thread (it is out of the list already) and free it. */
+static void hook_end(struct hook *h)
+{
+    pthread_mutex_lock(&hooks_lock);
+    atomic_store(&h->stop, 1);
+    pthread_cond_broadcast(&hooks_cond);
+    pthread_mutex_unlock(&hooks_lock);
+    feed_kick();                /* an idle thread waits on the feed */
+    pthread_join(h->thread, NULL);
+    sodium_memzero(h->secret, h->secret_len);
+    free(h->secret);
+    free(h->name);
+    free(h->url);
+    free(h);
+}
+
+static const struct conf_webhook *conf_hook(const struct conf *c, const char *name)
+{
+    for (size_t i = 0; i < c->n_webhooks; i++)
+        if (strcmp(c->webhooks[i].name, name) == 0)
+            return &c->webhooks[i];
+    return NULL;
+}
+
+/* What a changed hook hands to its successor: its counters. */
+struct hook_carry {
+    uint64_t delivered, failures;
+    int      changed;
+};
+
+void webhooks_reload(const struct conf *c)
+{
+    struct hook *gone = NULL, *list = NULL, **tail = &list;
+    struct hook_carry *carry;
+
+    if (!hooks_started)
+        return;
+    carry = xcalloc(c->n_webhooks ? c->n_webhooks : 1, sizeof(*carry));
+    /* Unlink the hooks that went or changed and stop them before anything
+     * starts, so two threads never deliver under one name (one cursor). */
+    pthread_mutex_lock(&hooks_lock);
+    for (struct hook **pp = &hooks; *pp;) {
+        struct hook *h = *pp;
+        const struct conf_webhook *w = conf_hook(c, h->name);
+        if (w != NULL && hook_same(h, w, c)) {
+            pp = &h->next;
+            continue;
+        }
+        *pp = h->next;
+        h->next = gone;
+        gone = h;
+    }
+    pthread_mutex_unlock(&hooks_lock);
+    while (gone != NULL) {
+        struct hook *h = gone;
+        const struct conf_webhook *w = conf_hook(c, h->name);
+        gone = h->next;
+        if (w != NULL) {
+            struct hook_carry *k = &carry[w - c->webhooks];
+            k->delivered = atomic_load(&h->delivered);
+            k->failures = atomic_load(&h->failures);
+            k->changed = 1;
+        } else {
+            log_info("webhook %s: no longer in the config; stopped (its position is kept)",
+                     h->name);
+        }
+        hook_end(h);
+    }
+    /* The list again in config order: the kept hooks, and a new thread for
+     * each new or changed one (it reads its position from the store). */
+    pthread_mutex_lock(&hooks_lock);
+    for (size_t i = 0; i < c->n_webhooks; i++) {
+        const struct conf_webhook *w = &c->webhooks[i];
+        struct hook *h = NULL;
+        for (struct hook **pp = &hooks; *pp; pp = &(*pp)->next)
+            if (strcmp((*pp)->name, w->name) == 0) {
+                h = *pp;
+                *pp = h->next;
+                break;
+            }
+        if (h == NULL) {
+            h = hook_new(w, c);
+            atomic_store(&h->delivered, carry[i].delivered);
+            atomic_store(&h->failures, carry[i].failures);
+            hook_run(h);
+            log_info("webhook %s: %s events to %s", h->name,
+                     carry[i].changed ? "changed; posting" : "posting", h->url);
+        }
+        h->next = NULL;
+        *tail = h;
+        tail = &h->next;
+    }
+    hooks = list;
+    pthread_mutex_unlock(&hooks_lock);
+    free(carry);
+}
+
 void webhooks_start(const struct conf *c, store_t *st)
 {
     pthread_condattr_t ca;
 
-    if (c->n_webhooks == 0)
-        return;
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
         log_fatal("webhook: curl_global_init failed");
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&hooks_cond, &ca);
     pthread_condattr_destroy(&ca);
-    atomic_store(&hooks_stop, 0);
-    hooks = xcalloc(c->n_webhooks, sizeof(*hooks));
-    for (size_t i = 0; i < c->n_webhooks; i++) {
-        const struct conf_webhook *w = &c->webhooks[i];
-        struct hook *h = &hooks[n_hooks];
-        h->name = xstrdup(w->name);
-        h->url = xstrdup(w->url);
-        h->secret_len = w->secret_len;
-        h->secret = xmalloc(w->secret_len ? w->secret_len : 1);
-        if (w->secret_len)
-            memcpy(h->secret, w->secret, w->secret_len);
-        h->events = w->events;
-        h->backoff_max_s = (unsigned)c->webhook_backoff_max;
-        h->timeout_ms = (long)c->webhook_timeout * 1000L;
-        h->st = st;
-        int rc = pthread_create(&h->thread, NULL, hook_main, h);
-        if (rc != 0)
-            log_panic("webhook %s: cannot start its thread (error %d)", h->name, rc);
-        n_hooks++;
-        log_info("webhook %s: posting events to %s", h->name, h->url);
-    }
+    hooks_st = st;
+    hooks_started = 1;
+    webhooks_reload(c);
 }
 
 void webhooks_stop(void)
 {
-    if (hooks == NULL)
+    struct hook *list;
+
+    if (!hooks_started)
         return;
     pthread_mutex_lock(&hooks_lock);
-    atomic_store(&hooks_stop, 1);
-    pthread_cond_broadcast(&hooks_cond);
-    pthread_mutex_unlock(&hooks_lock);
-    feed_kick();                /* idle threads wait on the feed */
-    for (size_t i = 0; i < n_hooks; i++) {
-        pthread_join(hooks[i].thread, NULL);
-        sodium_memzero(hooks[i].secret, hooks[i].secret_len);
-        free(hooks[i].secret);
-        free(hooks[i].name);
-        free(hooks[i].url);
-    }
-    free(hooks);
+    list = hooks;
     hooks = NULL;
-    n_hooks = 0;
+    pthread_mutex_unlock(&hooks_lock);
+    while (list != NULL) {
+        struct hook *h = list;
+        list = h->next;
+        hook_end(h);
+    }
+    hooks_started = 0;
+    hooks_st = NULL;
     pthread_cond_destroy(&hooks_cond);
     curl_global_cleanup();
 }
 
 void webhook_metrics_write(FILE *fp, uint64_t last_seq)
 {
-    if (n_hooks == 0)
+    pthread_mutex_lock(&hooks_lock);
+    if (hooks == NULL) {
+        pthread_mutex_unlock(&hooks_lock);
         return;
+    }
     fputs("# HELP mailstate_webhook_backlog Feed events after the webhook's position.\n"
           "# TYPE mailstate_webhook_backlog gauge\n", fp);
-    for (size_t i = 0; i < n_hooks; i++) {
-        uint64_t c = atomic_load(&hooks[i].cursor);
-        fprintf(fp, "mailstate_webhook_backlog{webhook=\"%s\"} %llu\n", hooks[i].name,
+    for (const struct hook *h = hooks; h; h = h->next) {
+        uint64_t c = atomic_load(&h->cursor);
+        fprintf(fp, "mailstate_webhook_backlog{webhook=\"%s\"} %llu\n", h->name,
                 (unsigned long long)(last_seq > c ? last_seq - c : 0));
     }
     fputs("# HELP mailstate_webhook_delivered_total Events a webhook's receiver accepted.\n"
           "# TYPE mailstate_webhook_delivered_total counter\n", fp);
-    for (size_t i = 0; i < n_hooks; i++)
-        fprintf(fp, "mailstate_webhook_delivered_total{webhook=\"%s\"} %llu\n", hooks[i].name,
-                (unsigned long long)atomic_load(&hooks[i].delivered));
+    for (const struct hook *h = hooks; h; h = h->next)
+        fprintf(fp, "mailstate_webhook_delivered_total{webhook=\"%s\"} %llu\n", h->name,
+                (unsigned long long)atomic_load(&h->delivered));
     fputs("# HELP mailstate_webhook_failures_total Webhook POSTs that failed (retried).\n"
           "# TYPE mailstate_webhook_failures_total counter\n", fp);
-    for (size_t i = 0; i < n_hooks; i++)
-        fprintf(fp, "mailstate_webhook_failures_total{webhook=\"%s\"} %llu\n", hooks[i].name,
-                (unsigned long long)atomic_load(&hooks[i].failures));
+    for (const struct hook *h = hooks; h; h = h->next)
+        fprintf(fp, "mailstate_webhook_failures_total{webhook=\"%s\"} %llu\n", h->name,
+                (unsigned long long)atomic_load(&h->failures));
+    pthread_mutex_unlock(&hooks_lock);
 }

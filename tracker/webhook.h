@@ -24,8 +24,20 @@
  *
  * Idle threads wait on the feed's wake-up (feed_wait_for), so a new event
  * goes out at once.  Only http:// and https:// (conf checks the URL; libcurl
- * is limited to them, no redirects).  The set of webhooks and their secrets
- * are read at start; a reload does not change them (restart).
+ * is limited to them, no redirects).
+ *
+ * Reload (SIGHUP, webhooks_reload): the running set is made the config's.
+ * A hook whose settings are unchanged (url, secret, events, [events]
+ * webhook_backoff_max and webhook_timeout) keeps running untouched.  A hook
+ * no longer configured is stopped; one whose settings changed is stopped
+ * and started again with the new ones (its counters go on); a new one is
+ * started.  A stop aborts an attempt in progress (the batch is not marked
+ * delivered, so the successor resends it) and is joined before any
+ * successor starts.  A started hook takes its position from meta
+ * "webhook:NAME", so a name keeps its position across reloads, removal
+ * and restarts alike (a new name starts at the oldest kept event).  The
+ * caller validates the config first (a bad one never gets here).
+ * Like every feed reader, hooks see only durable events (store_events.h).
  *
  * Metrics (webhook_metrics_write, via feed_metrics_write):
  *   mailstate_webhook_backlog{webhook}        gauge: events after the cursor
@@ -54,8 +66,11 @@ int webhook_wants(unsigned events, const struct store_feed_event *e);
 char *webhook_body(const char *name, const struct store_feed_event *const *ev, size_t n,
                    size_t *len);
 
-/* Starts a thread per webhook of c (none: nothing happens). */
+/* Starts a thread per webhook of c (c's data is copied). */
 void webhooks_start(const struct conf *c, store_t *st);
+/* Makes the running set c's (see Reload); from the thread that started
+ * them, between webhooks_start and webhooks_stop. */
+void webhooks_reload(const struct conf *c);
 /* Stops them (an attempt in progress is aborted; its batch is resent at
  * the next start). */
 void webhooks_stop(void);
