@@ -311,8 +311,8 @@ static void hook_run(struct hook *h)
         log_panic("webhook %s: cannot start its thread (error %d)", h->name, rc);
 }
 
-/* Stop h's thread (it is out of the list already) and free it. */
-static void hook_end(struct hook *h)
+/* Stop h's thread (h is out of the list already) and wait for it. */
+static void hook_stop_join(struct hook *h)
 {
     pthread_mutex_lock(&hooks_lock);
     atomic_store(&h->stop, 1);
@@ -320,6 +320,10 @@ static void hook_end(struct hook *h)
     pthread_mutex_unlock(&hooks_lock);
     feed_kick();                /* an idle thread waits on the feed */
     pthread_join(h->thread, NULL);
+}
+
+static void hook_free(struct hook *h)
+{
     sodium_memzero(h->secret, h->secret_len);
     free(h->secret);
     free(h->name);
@@ -335,9 +339,10 @@ static const struct conf_webhook *conf_hook(const struct conf *c, const char *na
     return NULL;
 }
 
-/* What a changed hook hands to its successor: its counters. */
+/* What a changed hook hands to its successor: its counters, and its
+ * position for the metrics until the new thread has read it. */
 struct hook_carry {
-    uint64_t delivered, failures;
+    uint64_t delivered, failures, cursor;
     int      changed;
 };
 
@@ -368,16 +373,18 @@ void webhooks_reload(const struct conf *c)
         struct hook *h = gone;
         const struct conf_webhook *w = conf_hook(c, h->name);
         gone = h->next;
+        if (w == NULL)
+            log_info("webhook %s: no longer in the config; stopped (its position is kept)",
+                     h->name);
+        hook_stop_join(h);
         if (w != NULL) {
             struct hook_carry *k = &carry[w - c->webhooks];
             k->delivered = atomic_load(&h->delivered);
             k->failures = atomic_load(&h->failures);
+            k->cursor = atomic_load(&h->cursor);
             k->changed = 1;
-        } else {
-            log_info("webhook %s: no longer in the config; stopped (its position is kept)",
-                     h->name);
         }
-        hook_end(h);
+        hook_free(h);
     }
     /* The list again in config order: the kept hooks, and a new thread for
      * each new or changed one (it reads its position from the store). */
@@ -395,6 +402,7 @@ void webhooks_reload(const struct conf *c)
             h = hook_new(w, c);
             atomic_store(&h->delivered, carry[i].delivered);
             atomic_store(&h->failures, carry[i].failures);
+            atomic_store(&h->cursor, carry[i].cursor);
             hook_run(h);
             log_info("webhook %s: %s events to %s", h->name,
                      carry[i].changed ? "changed; posting" : "posting", h->url);
@@ -436,7 +444,8 @@ void webhooks_stop(void)
     while (list != NULL) {
         struct hook *h = list;
         list = h->next;
-        hook_end(h);
+        hook_stop_join(h);
+        hook_free(h);
     }
     hooks_started = 0;
     hooks_st = NULL;
