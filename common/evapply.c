@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 #include <sodium.h>
@@ -326,6 +327,8 @@ static int batch_apply(evapply_t *ea, struct batch *b)
 static void *apply_main(void *arg)
 {
     evapply_t *ea = arg;
+
+    pthread_setname_np(pthread_self(), "evlog-apply");
     struct batch b = { 0 };
     struct evlog_rec *recs = xmalloc(EVAPPLY_BATCH_MAX * sizeof(*recs));
 
@@ -465,8 +468,8 @@ void evapply_close(evapply_t *ea)
 
 /* ---- submitting ------------------------------------------------------------ */
 
-int evapply_submit(evapply_t *ea, const struct store_event_in *ev, struct store_rcpt *after,
-                   int *matched)
+int evapply_submit_nowait(evapply_t *ea, const struct store_event_in *ev,
+                          struct store_rcpt *after, int *matched, uint64_t *seq_out)
 {
     unsigned char rec[EVLOG_REC_MAX];
     struct store_rcpt cur;
@@ -476,6 +479,7 @@ int evapply_submit(evapply_t *ea, const struct store_event_in *ev, struct store_
 
     memset(after, 0, sizeof(*after));
     *matched = STORE_MATCH_NONE;
+    *seq_out = 0;
     len = evapply_encode(ev, rec, sizeof rec);
     if (len == 0)
         return STORE_EINVAL;
@@ -540,13 +544,43 @@ int evapply_submit(evapply_t *ea, const struct store_event_in *ev, struct store_
         pthread_mutex_unlock(&ea->mu);
         break;
     }
-    rc = evlog_wait(ea->log, seq);
-    if (rc != EVLOG_OK) {
-        store_rcpt_clear(&cur);
-        return rc == EVLOG_ECLOSED ? STORE_ECLOSED : STORE_EIO;
-    }
     *after = cur;
+    *seq_out = seq;
     return STORE_OK;
+}
+
+static int wait_rc(int rc)
+{
+    return rc == EVLOG_OK || rc == 1 ? STORE_OK : rc == EVLOG_ECLOSED ? STORE_ECLOSED
+                                                                      : STORE_EIO;
+}
+
+int evapply_wait(evapply_t *ea, uint64_t seq)
+{
+    return seq == 0 ? STORE_OK : wait_rc(evlog_wait(ea->log, seq));
+}
+
+int evapply_notify(evapply_t *ea, struct evlog_waiter *w)
+{
+    int rc = evlog_notify(ea->log, w);
+
+    return rc == 1 ? 1 : wait_rc(rc);
+}
+
+int evapply_rc(int evlog_rc)
+{
+    return wait_rc(evlog_rc);
+}
+
+int evapply_submit(evapply_t *ea, const struct store_event_in *ev, struct store_rcpt *after,
+                   int *matched)
+{
+    uint64_t seq;
+    int rc = evapply_submit_nowait(ea, ev, after, matched, &seq);
+
+    if (rc == STORE_OK && (rc = evapply_wait(ea, seq)) != STORE_OK)
+        store_rcpt_clear(after);
+    return rc;
 }
 
 static int wait_applied(evapply_t *ea, uint64_t target, int timeout_ms)
@@ -607,6 +641,8 @@ void evapply_stats(evapply_t *ea, struct evapply_stats *out)
     out->appended = s.appended;
     out->lag = s.appended > out->applied ? s.appended - out->applied : 0;
     out->groups = s.groups;
+    out->sync_us = s.sync_us;
+    out->sync_max_us = s.sync_max_us;
     out->batches = atomic_load(&ea->batches);
     out->batch_max_ms = atomic_load(&ea->batch_max_ms);
     out->apply_errors = atomic_load(&ea->apply_errors);

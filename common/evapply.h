@@ -40,6 +40,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "evlog.h"
 #include "store.h"
 
 #define EVAPPLY_EBUSY  (-100)   /* submit: too many events wait to be applied */
@@ -74,6 +75,22 @@ void evapply_close(evapply_t *ea);
 int evapply_submit(evapply_t *ea, const struct store_event_in *ev, struct store_rcpt *after,
                    int *matched);
 
+/*
+ * evapply_submit() in two halves, for callers that must not block (the
+ * tracker's HTTP polling threads).  submit_nowait does everything but the
+ * wait: on STORE_OK *seq is the event's record, to be durable before the
+ * event is acknowledged (0: nothing was appended, answer at once).  Then
+ * either evapply_wait(seq) (blocks; STORE_OK, STORE_EIO, STORE_ECLOSED) or
+ * an evlog waiter (evlog.h) with w->seq = seq: evapply_notify() answers 1
+ * when seq is durable already, STORE_OK when w->fn will run, else the
+ * error; w->fn's rc goes through evapply_rc() to a STORE_* code.
+ */
+int evapply_submit_nowait(evapply_t *ea, const struct store_event_in *ev,
+                          struct store_rcpt *after, int *matched, uint64_t *seq);
+int evapply_wait(evapply_t *ea, uint64_t seq);
+int evapply_notify(evapply_t *ea, struct evlog_waiter *w);
+int evapply_rc(int evlog_rc);
+
 /* 0 once the mail log shows what was acknowledged; -1 after timeout_ms. */
 int evapply_barrier_mail(evapply_t *ea, const char *id, int timeout_ms);
 int evapply_barrier_all(evapply_t *ea, int timeout_ms);
@@ -81,6 +98,7 @@ int evapply_barrier_all(evapply_t *ea, int timeout_ms);
 struct evapply_stats {
     uint64_t appended, applied, lag;
     uint64_t groups;          /* event log syncs */
+    uint64_t sync_us, sync_max_us; /* their time (evlog_stats) */
     uint64_t batches;         /* apply transactions */
     uint64_t batch_max_ms;    /* longest apply transaction */
     uint64_t apply_errors;    /* failed apply transactions (retried) */

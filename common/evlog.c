@@ -51,7 +51,9 @@ struct evlog {
     pthread_cond_t     durable_cv;      /* waiters and the consumer */
     struct evlog_group *gather;
     struct evlog_group *dhead, *dtail;  /* durable, not yet consumed */
+    struct evlog_waiter *whead, *wtail; /* evlog_notify's, in seq order */
     uint64_t           appended, durable, done, groups;
+    uint64_t           sync_us, sync_max_us; /* time in write + fdatasync */
     int                failed, stopping;
     pthread_t          writer;
     int                writer_started;
@@ -279,6 +281,32 @@ static int zero_from(int fd, size_t off, size_t size)
 
 /* ---- the writer ---------------------------------------------------------- */
 
+/* Detaches the waiters up to seq (all: UINT64_MAX), under mu. */
+static struct evlog_waiter *waiters_upto(evlog_t *log, uint64_t seq)
+{
+    struct evlog_waiter *head = log->whead, *last = NULL;
+
+    for (struct evlog_waiter *w = log->whead; w && w->seq <= seq; w = w->next)
+        last = w;
+    if (last == NULL)
+        return NULL;
+    log->whead = last->next;
+    if (log->whead == NULL)
+        log->wtail = NULL;
+    last->next = NULL;
+    return head;
+}
+
+/* Calls fn of a detached list, outside mu (fn may free its waiter). */
+static void waiters_call(struct evlog_waiter *w, int rc)
+{
+    while (w) {
+        struct evlog_waiter *next = w->next;
+        w->fn(w, rc);
+        w = next;
+    }
+}
+
 static void fatal(evlog_t *log, const char *what)
 {
     /* Only the writer gets here, once: it stops after this.  on_fatal runs
@@ -290,7 +318,9 @@ static void fatal(evlog_t *log, const char *what)
     log->failed = 1;
     pthread_cond_broadcast(&log->durable_cv);
     pthread_cond_broadcast(&log->space);
+    struct evlog_waiter *w = waiters_upto(log, UINT64_MAX);
     pthread_mutex_unlock(&log->mu);
+    waiters_call(w, EVLOG_EIO);
 }
 
 /*
@@ -359,9 +389,19 @@ static int rotate(evlog_t *log, uint64_t first)
     return 0;
 }
 
+static uint64_t mono_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
 static void *writer_main(void *arg)
 {
     evlog_t *log = arg;
+
+    pthread_setname_np(pthread_self(), "evlog-writer");   /* top -H, perf */
 
     for (;;) {
         struct evlog_group *g;
@@ -385,6 +425,7 @@ static void *writer_main(void *arg)
             free(g);
             break;
         }
+        uint64_t t0 = mono_us();
         if (write_all(log->fd, g->buf, g->len, (off_t)log->off) != 0) {
             fatal(log, "write failed");
             free(g->buf);
@@ -398,17 +439,23 @@ static void *writer_main(void *arg)
             break;
         }
         log->off += g->len;
+        uint64_t took = mono_us() - t0;
 
         pthread_mutex_lock(&log->mu);
         log->durable = g->last;
         log->groups++;
+        log->sync_us += took;
+        if (took > log->sync_max_us)
+            log->sync_max_us = took;
         if (log->dtail)
             log->dtail->next = g;
         else
             log->dhead = g;
         log->dtail = g;
         pthread_cond_broadcast(&log->durable_cv);
+        struct evlog_waiter *w = waiters_upto(log, log->durable);
         pthread_mutex_unlock(&log->mu);
+        waiters_call(w, EVLOG_OK);
     }
     return NULL;
 }
@@ -572,7 +619,9 @@ void evlog_close(evlog_t *log)
     pthread_mutex_lock(&log->mu);
     log->failed = log->failed || (log->gather && log->gather->first);
     pthread_cond_broadcast(&log->durable_cv);
+    struct evlog_waiter *w = waiters_upto(log, UINT64_MAX);
     pthread_mutex_unlock(&log->mu);
+    waiters_call(w, EVLOG_ECLOSED);     /* the writer wrote all it could */
     group_free(log->gather);
     while (log->dhead) {
         struct evlog_group *n = log->dhead->next;
@@ -651,6 +700,38 @@ int evlog_wait(evlog_t *log, uint64_t seq)
     return rc;
 }
 
+int evlog_notify(evlog_t *log, struct evlog_waiter *w)
+{
+    int rc = EVLOG_OK;
+
+    pthread_mutex_lock(&log->mu);
+    if (log->durable >= w->seq) {
+        rc = 1;
+    } else if (log->failed) {
+        rc = EVLOG_EIO;
+    } else if (log->stopping || w->seq > log->appended) {
+        rc = w->seq > log->appended ? EVLOG_EINVAL : EVLOG_ECLOSED;
+    } else {
+        /* Appends and registrations race a little: walk from the tail. */
+        struct evlog_waiter **pp = &log->whead, *prev = NULL;
+        if (log->wtail && log->wtail->seq <= w->seq) {
+            prev = log->wtail;
+            pp = &prev->next;
+        } else {
+            while (*pp && (*pp)->seq <= w->seq) {
+                prev = *pp;
+                pp = &prev->next;
+            }
+        }
+        w->next = *pp;
+        *pp = w;
+        if (w->next == NULL)
+            log->wtail = w;
+    }
+    pthread_mutex_unlock(&log->mu);
+    return rc;
+}
+
 size_t evlog_take(evlog_t *log, struct evlog_rec *recs, size_t max, int timeout_ms)
 {
     size_t n = 0;
@@ -706,6 +787,8 @@ void evlog_stats(evlog_t *log, struct evlog_stats *out)
     out->durable = log->durable;
     out->done = log->done;
     out->groups = log->groups;
+    out->sync_us = log->sync_us;
+    out->sync_max_us = log->sync_max_us;
     out->segments = log->n_segs;
     pthread_mutex_unlock(&log->mu);
 }

@@ -91,6 +91,24 @@ int evlog_append(evlog_t *log, const void *data, size_t len, uint64_t *seq);
 /* Blocks until record seq is durable: EVLOG_OK, or EVLOG_EIO/EVLOG_ECLOSED. */
 int evlog_wait(evlog_t *log, uint64_t seq);
 
+/*
+ * Waiting without a thread (the tracker's HTTP polling threads): the
+ * caller owns w, sets w->seq and w->fn, and evlog_notify() either answers
+ * at once -- 1: seq is durable already, fn is not called -- or registers w
+ * and returns EVLOG_OK; fn(w, rc) then runs exactly once, on the writer
+ * thread right after the sync that made seq durable (rc EVLOG_OK), or when
+ * the log fails or closes (EVLOG_EIO / EVLOG_ECLOSED).  fn may run before
+ * evlog_notify() has returned, and must be short: the next group waits
+ * for it.  A log that has failed or is closing answers EVLOG_EIO /
+ * EVLOG_ECLOSED and does not register w.
+ */
+struct evlog_waiter {
+    uint64_t             seq;
+    void               (*fn)(struct evlog_waiter *w, int rc);
+    struct evlog_waiter *next;       /* the log's */
+};
+int evlog_notify(evlog_t *log, struct evlog_waiter *w);
+
 struct evlog_rec {
     uint64_t    seq;
     const void *data;
@@ -110,6 +128,8 @@ struct evlog_stats {
     uint64_t durable;    /* last seq synced */
     uint64_t done;       /* last seq the consumer has made durable */
     uint64_t groups;     /* groups written (= fdatasyncs of records) */
+    uint64_t sync_us;    /* their write + fdatasync time, summed */
+    uint64_t sync_max_us;/* the longest */
     size_t   segments;   /* segment files in use */
 };
 void evlog_stats(evlog_t *log, struct evlog_stats *out);

@@ -274,18 +274,11 @@ static void check_socket(struct findings *f, const struct conf *cf)
 
 int cmd_check(struct ctl *c, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        { "json", no_argument, NULL, 'j' }, { NULL, 0, NULL, 0 },
-    };
     struct findings f = { .json = 0 };
     struct conf *cf;
-    int opt;
 
-    while ((opt = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
-        if (opt != 'j')
-            return CTL_EXIT_USAGE;
-        c->json = 1;
-    }
+    if (ctl_opt_json(c, argc, argv) != 0)
+        return CTL_EXIT_USAGE;
     if (optind != argc) {
         ctl_err("check takes no arguments");
         return CTL_EXIT_USAGE;

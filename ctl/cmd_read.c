@@ -16,16 +16,6 @@
 #include "store_ctl.h"
 #include "store_erase.h"
 
-static void print_jw(struct jw *w)
-{
-    size_t len;
-    char *s = jw_finish(w, &len);
-
-    fwrite(s, 1, len, stdout);
-    fputc('\n', stdout);
-    free(s);
-}
-
 static void human_size(size_t n, char *buf, size_t len)
 {
     if (n >= (size_t)1 << 30)
@@ -36,20 +26,10 @@ static void human_size(size_t n, char *buf, size_t len)
         snprintf(buf, len, "%.1f KiB", (double)n / (1 << 10));
 }
 
-/* The only option several commands share after the command name. */
-static const struct option json_only[] = {
-    { "json", no_argument, NULL, 'j' }, { NULL, 0, NULL, 0 },
-};
-
 static int no_options(struct ctl *c, int argc, char **argv, int nargs)
 {
-    int opt;
-
-    while ((opt = getopt_long(argc, argv, "+", json_only, NULL)) != -1) {
-        if (opt != 'j')
-            return -1;
-        c->json = 1;
-    }
+    if (ctl_opt_json(c, argc, argv) != 0)
+        return -1;
     if (argc - optind != nargs) {
         ctl_err("%s takes %d argument%s", argv[0], nargs, nargs == 1 ? "" : "s");
         return -1;
@@ -167,7 +147,7 @@ int cmd_status(struct ctl *c, int argc, char **argv)
         jw_key(&w, "outbox_other_peers"); jw_int(&w, (long long)(f.outbox - in_peers));
         jw_key(&w, "parked_other_peers"); jw_int(&w, (long long)(f.parked - parked_in_peers));
         jw_obj_close(&w);
-        print_jw(&w);
+        ctl_print_jw(&w);
         free(peers);
         return CTL_EXIT_OK;
     }
@@ -274,7 +254,7 @@ int cmd_show(struct ctl *c, int argc, char **argv)
         struct jw w;
         jw_init(&w, 1024);
         render_mail(&w, rec);
-        print_jw(&w);
+        ctl_print_jw(&w);
     } else {
         print_mail_human(rec);
     }
@@ -373,7 +353,7 @@ int cmd_list(struct ctl *c, int argc, char **argv)
                 struct jw w;
                 jw_init(&w, 1024);
                 render_mail(&w, &l.mails[i]);
-                print_jw(&w);
+                ctl_print_jw(&w);
             } else {
                 print_row(&l.mails[i]);
             }
@@ -403,7 +383,7 @@ static void export_line(const struct store_mail_rec *rec, const char *as_rcpt)
         jw_key(&w, "mail");
         render_mail(&w, rec);
         jw_obj_close(&w);
-        print_jw(&w);
+        ctl_print_jw(&w);
         return;
     }
     jw_obj_open(&w);
@@ -430,7 +410,7 @@ static void export_line(const struct store_mail_rec *rec, const char *as_rcpt)
             render_rcpt(&w, &rec->rcpts[i]);
         }
     jw_obj_close(&w);
-    print_jw(&w);
+    ctl_print_jw(&w);
 }
 
 static int export_role(store_t *st, const char *key, int as_rcpt, size_t *n)

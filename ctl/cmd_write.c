@@ -18,16 +18,6 @@
 #include "store_ctl.h"
 #include "store_erase.h"
 
-static void print_jw(struct jw *w)
-{
-    size_t len;
-    char *s = jw_finish(w, &len);
-
-    fwrite(s, 1, len, stdout);
-    fputc('\n', stdout);
-    free(s);
-}
-
 static int parse_seq(const char *s, uint64_t *seq)
 {
     char *end;
@@ -135,7 +125,7 @@ int cmd_erase(struct ctl *c, int argc, char **argv)
             jw_str(&w, peers[i]);
         jw_arr_close(&w);
         jw_obj_close(&w);
-        print_jw(&w);
+        ctl_print_jw(&w);
     } else {
         printf("erased %zu entries of %s\n", erased, key);
         for (size_t i = 0; i < np; i++)
@@ -228,7 +218,7 @@ static void item_json(const struct store_ctl_item *it)
     else
         jw_null(&w);
     jw_obj_close(&w);
-    print_jw(&w);
+    ctl_print_jw(&w);
 }
 
 static int outbox_list(struct ctl *c, store_t *st)
@@ -345,16 +335,9 @@ int cmd_backup(struct ctl *c, int argc, char **argv)
 {
     char err[512];
     store_t *st;
-    int opt;
 
-    static const struct option opts[] = {
-        { "json", no_argument, NULL, 'j' }, { NULL, 0, NULL, 0 },
-    };
-    while ((opt = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
-        if (opt != 'j')
-            return CTL_EXIT_USAGE;
-        c->json = 1;
-    }
+    if (ctl_opt_json(c, argc, argv) != 0)
+        return CTL_EXIT_USAGE;
     if (argc - optind != 1) {
         ctl_err("backup takes one directory");
         return CTL_EXIT_USAGE;
@@ -373,7 +356,7 @@ int cmd_backup(struct ctl *c, int argc, char **argv)
         jw_obj_open(&w);
         jw_key(&w, "backup"); jw_str(&w, argv[optind]);
         jw_obj_close(&w);
-        print_jw(&w);
+        ctl_print_jw(&w);
     } else {
         printf("backup written to %s/data.mdb\n", argv[optind]);
     }
@@ -385,16 +368,9 @@ int cmd_backup(struct ctl *c, int argc, char **argv)
 int cmd_keygen(struct ctl *c, int argc, char **argv)
 {
     unsigned char key[32];
-    int opt;
 
-    static const struct option opts[] = {
-        { "json", no_argument, NULL, 'j' }, { NULL, 0, NULL, 0 },
-    };
-    while ((opt = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
-        if (opt != 'j')
-            return CTL_EXIT_USAGE;
-        c->json = 1;
-    }
+    if (ctl_opt_json(c, argc, argv) != 0)
+        return CTL_EXIT_USAGE;
     if (argc - optind != 1) {
         ctl_err("keygen takes one file name");
         return CTL_EXIT_USAGE;
@@ -423,7 +399,7 @@ int cmd_keygen(struct ctl *c, int argc, char **argv)
         jw_key(&jw, "key_file"); jw_str(&jw, path);
         jw_key(&jw, "bytes"); jw_int(&jw, (long long)sizeof key);
         jw_obj_close(&jw);
-        print_jw(&jw);
+        ctl_print_jw(&jw);
     } else
         printf("wrote a %zu-byte key to %s (mode 600)\n", sizeof key, path);
     return CTL_EXIT_OK;

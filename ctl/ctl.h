@@ -62,6 +62,13 @@ int ctl_addr_key(const char *in, char *out, size_t outlen);
 int ctl_parse_id(const char *in, char id[MAILID_ID_LEN + 1], char **tag);
 void ctl_time(uint64_t ms, char *buf, size_t len);   /* "-" for 0 */
 
+struct jw;
+/* Finish w (jw.h) and print it as one line on stdout; w is spent. */
+void ctl_print_jw(struct jw *w);
+/* Options of a command whose only option is --json (sets c->json):
+ * 0, or CTL_EXIT_USAGE for any other; the operands start at optind. */
+int ctl_opt_json(struct ctl *c, int argc, char **argv);
+
 int cmd_status(struct ctl *c, int argc, char **argv);
 int cmd_show(struct ctl *c, int argc, char **argv);
 int cmd_list(struct ctl *c, int argc, char **argv);

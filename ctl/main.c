@@ -15,6 +15,7 @@
 
 #include "addr.h"
 #include "ctl.h"
+#include "jw.h"
 #include "log.h"
 #include "mailid.h"
 #include "paths.h"
@@ -106,6 +107,31 @@ int ctl_store_exit(int rc, const char *what)
     case STORE_EINVAL:    return CTL_EXIT_USAGE;
     default:              return CTL_EXIT_ERROR;
     }
+}
+
+void ctl_print_jw(struct jw *w)
+{
+    size_t len;
+    char *s = jw_finish(w, &len);
+
+    fwrite(s, 1, len, stdout);
+    fputc('\n', stdout);
+    free(s);
+}
+
+int ctl_opt_json(struct ctl *c, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "json", no_argument, NULL, 'j' }, { NULL, 0, NULL, 0 },
+    };
+    int opt;
+
+    while ((opt = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+        if (opt != 'j')
+            return CTL_EXIT_USAGE;
+        c->json = 1;
+    }
+    return 0;
 }
 
 int ctl_parse_duration(const char *s, long long *seconds)

@@ -75,6 +75,8 @@ void api_resp_clear(struct api_resp *resp)
     for (size_t i = 0; i < resp->n_hdrs; i++)
         resp->hdrs[i].value = xfree(resp->hdrs[i].value);
     resp->n_hdrs = 0;
+    resp->wait_seq = 0;
+    resp->again = 0;
 }
 
 void api_resp_header(struct api_resp *resp, const char *name, const char *fmt, ...)
@@ -93,7 +95,7 @@ void api_resp_header(struct api_resp *resp, const char *name, const char *fmt, .
 }
 
 /* A store error as an HTTP answer (the not-found cases are per route). */
-static void api_store_error(struct api_resp *resp, int rc)
+void api_store_error(struct api_resp *resp, int rc)
 {
     switch (rc) {
     case STORE_EINVAL:
@@ -127,11 +129,17 @@ static void api_store_error(struct api_resp *resp, int rc)
  */
 int api_barrier(const struct api_ctx *ctx, const char *id, struct api_resp *resp)
 {
+    int ms = ctx->nonblocking ? 0 : API_BARRIER_MS;
+
     if (ctx->ev == NULL)
         return 1;
-    if ((id ? evapply_barrier_mail(ctx->ev, id, API_BARRIER_MS)
-            : evapply_barrier_all(ctx->ev, API_BARRIER_MS)) == 0)
+    if ((id ? evapply_barrier_mail(ctx->ev, id, ms)
+            : evapply_barrier_all(ctx->ev, ms)) == 0)
         return 1;
+    if (ctx->nonblocking) {
+        resp->again = 1;        /* the caller runs it again where it may wait */
+        return 0;
+    }
     api_resp_header(resp, "Retry-After", "1");
     api_error(resp, 503, "busy", "recent reads are not applied yet; retry");
     return 0;
@@ -389,8 +397,13 @@ static void api_reads(const struct api_ctx *ctx, const struct api_req *req,
         .event = rd.event, .when_ms = rd.when_ms, .via = rd.via, .forward_to = forward_to,
     };
     int matched = STORE_MATCH_NONE;
-    rc = ctx->ev ? evapply_submit(ctx->ev, &ev, &after, &matched)
-                 : store_record_event(ctx->store, &ev, &after, &matched);
+    uint64_t seq = 0;
+    if (ctx->ev == NULL)
+        rc = store_record_event(ctx->store, &ev, &after, &matched);
+    else if (ctx->nonblocking)
+        rc = evapply_submit_nowait(ctx->ev, &ev, &after, &matched, &seq);
+    else
+        rc = evapply_submit(ctx->ev, &ev, &after, &matched);
     if (rc == STORE_ENOTFOUND) {
         api_unmatched(&rd, METRICS_UM_UNKNOWN_MAIL, "mail not in this server's log");
         api_error(resp, 404, "mail_not_found", "mail %s is not in this server's log", rd.id);
@@ -432,6 +445,7 @@ static void api_reads(const struct api_ctx *ctx, const struct api_req *req,
     jw_obj_close(&w);
     store_rcpt_clear(&after);
     api_jw(resp, 200, &w);
+    resp->wait_seq = seq;       /* sent once durable (ctx->nonblocking) */
 }
 
 /* ---- GET /v1/mails/{id} --------------------------------------------------- */

@@ -31,7 +31,9 @@
  * req->header (e.g. a signature), and gets the raw body.
  *
  * Writes block until durable (store contract), so the HTTP layer runs
- * route_is_write() routes off its polling threads.
+ * route_is_write() routes off its polling threads -- except POST
+ * /v1/reads with ctx->nonblocking, which does not block: it appends to the
+ * event log and the HTTP layer answers once the record is durable.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -46,6 +48,10 @@ struct api_ctx {
     struct conf *conf;
     store_t     *store;
     evapply_t   *ev;            /* the event log in front of the store (issue 17) */
+    /* The caller is a polling thread that must not block: POST /v1/reads
+     * leaves the wait for its record to the caller (resp->wait_seq), and a
+     * barrier that would wait gives up with resp->again. */
+    int          nonblocking;
 };
 
 struct api_arg {
@@ -81,6 +87,12 @@ struct api_resp {
      * WWW-Authenticate here replaces the HTTP layer's Bearer one. */
     struct { const char *name; char *value; } hdrs[API_RESP_HDRS];
     size_t      n_hdrs;
+    /* ctx->nonblocking only.  wait_seq: the answer is ready but may be
+     * sent only once event log record wait_seq is durable (evapply_notify;
+     * on failure replace it with api_store_error's).  again: nothing was
+     * done, run the handler again where it may block. */
+    uint64_t    wait_seq;
+    int         again;
 };
 
 typedef void (*api_handler_fn)(const struct api_ctx *ctx, const struct api_req *req,
@@ -102,6 +114,8 @@ void api_error(struct api_resp *resp, unsigned status, const char *error,
                const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 void api_json(struct api_resp *resp, unsigned status, json_t *body); /* steals body */
 void api_resp_clear(struct api_resp *resp);
+/* The answer for a failed STORE_* rc (503 store_full / unavailable / busy, 500). */
+void api_store_error(struct api_resp *resp, int rc);
 void api_resp_header(struct api_resp *resp, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

@@ -6,7 +6,6 @@
 
 #include <inttypes.h>
 #include <jansson.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,20 +41,6 @@ char *erase_encode(const struct store_erasure *items, size_t n)
     return s;
 }
 
-static void erase_seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void erase_seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 void erase_items_free(struct erase_item *items, size_t n)
 {
     for (size_t i = 0; items && i < n; i++)
@@ -74,18 +59,18 @@ int erase_parse(const char *body, size_t len, struct erase_item **items, size_t 
     *n = 0;
     root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
     if (root == NULL) {
-        erase_seterr(err, errlen, "line %d: %s", jerr.line, jerr.text);
+        sync_seterr(err, errlen, "line %d: %s", jerr.line, jerr.text);
         return SYNC_EJSON;
     }
     if (json_unpack_ex(root, &jerr, JSON_STRICT, "{s:o}", "erase", &arr) != 0 ||
         !json_is_array(arr)) {
-        erase_seterr(err, errlen, "%s", arr == NULL ? jerr.text : "erase is not an array");
+        sync_seterr(err, errlen, "%s", arr == NULL ? jerr.text : "erase is not an array");
         json_decref(root);
         return SYNC_EBATCH;
     }
     count = json_array_size(arr);
     if (count == 0 || count > ERASE_MAX_ITEMS) {
-        erase_seterr(err, errlen, "%zu items, want 1 to %d", count, ERASE_MAX_ITEMS);
+        sync_seterr(err, errlen, "%zu items, want 1 to %d", count, ERASE_MAX_ITEMS);
         json_decref(root);
         return SYNC_EBATCH;
     }
@@ -97,16 +82,16 @@ int erase_parse(const char *body, size_t len, struct erase_item **items, size_t 
         struct addr pa;
         if (json_unpack_ex(json_array_get(arr, i), &jerr, JSON_STRICT, "{s:s%, s:I}",
                            "address", &a, &alen, "before", &before) != 0) {
-            erase_seterr(err, errlen, "item %zu: %s", i, jerr.text);
+            sync_seterr(err, errlen, "item %zu: %s", i, jerr.text);
             goto bad;
         }
         /* addr_parse refuses embedded NULs (alen counts them) */
         if (addr_parse(a, alen, &pa) != ADDR_OK || pa.is_null) {
-            erase_seterr(err, errlen, "item %zu: address is not an address", i);
+            sync_seterr(err, errlen, "item %zu: address is not an address", i);
             goto bad;
         }
         if (before <= 0 || before > ERASE_MS_MAX) {
-            erase_seterr(err, errlen, "item %zu: before out of range", i);
+            sync_seterr(err, errlen, "item %zu: before out of range", i);
             goto bad;
         }
         out[i].address = xstrdup(pa.key);
@@ -127,14 +112,10 @@ int erase_parse(const char *body, size_t len, struct erase_item **items, size_t 
 static int erase_fail(int status, const char *error, const char *server,
                       const char *detail, char **reply)
 {
-    json_t *j = json_pack("{s:s, s:s}", "error", error, "detail", detail);
-
     atomic_fetch_add(&erase_refused, 1);
     log_warn("erase from %.64s: refused (%d %s): %s", server ? server : "?", status,
              error, detail);
-    if (j == NULL || (*reply = json_dumps(j, JSON_COMPACT)) == NULL)
-        log_panic("erase: out of memory");
-    json_decref(j);
+    *reply = sync_error_reply(error, detail);
     return status;
 }
 
@@ -152,30 +133,14 @@ int erase_handle(sync_receiver_t *r, store_t *st, const char *server,
         body = "";
     rc = sync_check(r, "POST", ERASE_PATH, server, timestamp, sig_hex, body, body_len,
                     now_s);
-    switch (rc) {
-    case SYNC_OK:
-        break;
-    case SYNC_EHEADER:
-        return erase_fail(400, "bad_header", server,
-                          "X-Mailstate-Server and X-Mailstate-Timestamp are required", reply);
-    case SYNC_ESIG:
-        return erase_fail(401, "bad_signature", server,
-                          "X-Mailstate-Signature does not verify", reply);
-    case SYNC_EPEER:
-        return erase_fail(403, "unknown_peer", server,
-                          "not another server of this mail system", reply);
-    case SYNC_ESTALE:
-        return erase_fail(409, "stale_timestamp", server,
-                          "timestamp outside the sync window; check the clocks", reply);
-    case SYNC_EREPLAY:
-        return erase_fail(409, "replay", server, "this signed request was already accepted",
-                          reply);
-    default:
-        return erase_fail(503, "busy", server, "too many recent syncs, retry later", reply);
+    if (rc != SYNC_OK) {
+        struct sync_refusal f = sync_check_refusal(rc);
+        return erase_fail(f.status, sync_reason_name(f.reason), server, f.detail, reply);
     }
     rc = erase_parse(body, body_len, &items, &n, err, sizeof(err));
     if (rc != SYNC_OK)
-        return erase_fail(rc == SYNC_EJSON ? 400 : 422, "bad_body", server, err, reply);
+        return erase_fail(rc == SYNC_EJSON ? 400 : 422, sync_reason_name(SYNC_R_BAD_BODY),
+                          server, err, reply);
     for (size_t i = 0; i < n; i++) {
         size_t erased = 0;
         rc = store_erase_until(st, items[i].address, items[i].before_ms + ERASE_SKEW_MS,
@@ -186,8 +151,8 @@ int erase_handle(sync_receiver_t *r, store_t *st, const char *server,
             log_error("erase from %s: %s: %s after %zu entries (the peer retries)", server,
                       items[i].address, store_strerror(rc), erased);
             erase_items_free(items, n);
-            return erase_fail(503, "store_error", server, "store error, retry later",
-                              reply);
+            return erase_fail(503, sync_reason_name(SYNC_R_STORE), server,
+                              "store error, retry later", reply);
         }
         atomic_fetch_add(&erase_addresses, 1);
         log_info("erase from %s: %s: %zu entries erased (mails before %" PRIu64 " ms)",

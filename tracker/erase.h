@@ -20,8 +20,8 @@
  *
  * Receiving (erase_handle): the request is checked by sync_check (signature,
  * a known other server, the window, the replay memory shared with the
- * syncs) and refused as a whole with the statuses of sync.h (400 401 403
- * 409 503); a body that is not JSON is 400, one that is not a valid list
+ * syncs) and refused as a whole as a sync is (sync_check_refusal: 400 401
+ * 403 409 503); a body that is not JSON is 400, one that is not a valid list
  * (unknown field, not an address, a bad time, more than 100 items) 422.
  * Any server of the system may ask: each one's administrator may erase.
  * Each address is erased here and logged ("erase from PEER: ADDR: N

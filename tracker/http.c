@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,7 +48,7 @@ struct http {
     _Atomic long       in_flight;
     _Atomic int        draining;     /* after http_quiesce: close after each answer */
     pthread_mutex_t    work_lock;    /* orders work_submit against http_stop */
-    int                work_closed;  /* under work_lock: no more jobs (503) */
+    _Atomic int        work_closed;  /* set under work_lock: no more jobs or writes (503) */
 };
 
 enum http_state {
@@ -75,6 +76,7 @@ struct http_req {
     struct api_ctx        ctx;          /* config snapshot (own ref) + store */
     struct api_req        areq;
     struct api_resp       resp;         /* set when an answer is decided */
+    struct evlog_waiter   waiter;       /* POST /v1/reads: its record's sync */
     unsigned              code;         /* status sent (metrics) */
     char                  client_addr[INET6_ADDRSTRLEN + 1];
 };
@@ -347,16 +349,64 @@ static int http_take_body(http_t *h, struct http_req *r, const char *data, size_
 }
 
 /*
- * Which requests leave the polling threads: writes (they wait for the group
- * commit) on the write pool, and every other handler but the two cheap
- * monitoring routes on the query pool, so a slow list (a walk of up to
- * max_scan mails) or a lookup never holds up the epoll threads that accept
- * and read everyone else's requests.  The pools are separate so queries
- * cannot take the writers' threads.
+ * Which requests leave the polling threads: writes that block on a commit
+ * (syncs, erasures, sessions) on the write pool, and the handlers that may
+ * take long (a list walks up to max_scan mails, the /v1/me routes ask
+ * Dovecot) on the query pool, so they never hold up the epoll threads that
+ * accept and read everyone else's requests.  The pools are separate so
+ * queries cannot take the writers' threads.
+ *
+ * Run on the polling thread itself, without blocking (ctx.nonblocking):
+ * the monitoring routes, POST /v1/reads (it only appends to the event log;
+ * the connection is suspended until the record is durable and resumed by
+ * the log's writer, see http_durable) and GET /v1/mails/{id} (one lookup;
+ * if the mail has events not applied yet it goes to the query pool to
+ * wait there).  A hand-off to a pool thread and back costs two context
+ * switches per request, which on a 2-core VM was most of a read's cost.
  */
 static int http_pooled(int route)
 {
-    return route != ROUTE_HEALTHZ && route != ROUTE_METRICS;
+    return route != ROUTE_HEALTHZ && route != ROUTE_METRICS && route != ROUTE_READS &&
+           route != ROUTE_MAIL;
+}
+
+/*
+ * Writer thread of the event log, right after the sync that made the
+ * read's record durable (or when the log failed or closed): the answer is
+ * ready, the polling thread sends it once resumed.
+ */
+static void http_durable(struct evlog_waiter *w, int rc)
+{
+    struct http_req *r = (struct http_req *)(void *)((char *)w - offsetof(struct http_req, waiter));
+
+    if (rc != EVLOG_OK) {
+        api_resp_clear(&r->resp);
+        api_store_error(&r->resp, evapply_rc(rc));
+    }
+    r->state = HTTP_READY;
+    MHD_resume_connection(r->conn);
+}
+
+/* The handler's answer waits for r->resp.wait_seq to be durable. */
+static enum MHD_Result http_wait_durable(struct http_req *r, struct MHD_Connection *conn)
+{
+    int rc;
+
+    r->state = HTTP_WAIT;
+    /* Suspend before registering, so the writer's resume cannot come first. */
+    MHD_suspend_connection(conn);
+    r->waiter.seq = r->resp.wait_seq;
+    r->waiter.fn = http_durable;
+    rc = evapply_notify(r->ctx.ev, &r->waiter);
+    if (rc == STORE_OK)
+        return MHD_YES;             /* http_durable resumes it */
+    if (rc != 1) {                  /* failed or closing: nothing will call back */
+        api_resp_clear(&r->resp);
+        api_store_error(&r->resp, rc);
+    }
+    r->state = HTTP_READY;
+    MHD_resume_connection(conn);
+    return MHD_YES;
 }
 
 /* Runs on a pool while the connection is suspended. */
@@ -407,7 +457,25 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn,
         r->areq.body = r->body;
         r->areq.body_len = r->body_len;
         r->areq.now_ms = http_wall_ms();
-        if (http_pooled(r->route)) {
+        if (!http_pooled(r->route)) {
+            r->ctx.nonblocking = r->ctx.ev != NULL || !route_is_write(r->route);
+            if (r->ctx.nonblocking && route_is_write(r->route) &&
+                atomic_load(&h->work_closed)) {
+                api_error(&r->resp, 503, "unavailable", "the tracker is shutting down");
+                return http_queue(r, conn);
+            }
+            if (r->ctx.nonblocking) {
+                api_handle(&r->ctx, &r->areq, &r->resp);
+                if (r->resp.wait_seq != 0 && r->resp.status == 200)
+                    return http_wait_durable(r, conn);
+                if (!r->resp.again)
+                    return http_queue(r, conn);
+                api_resp_clear(&r->resp);       /* it would block: to a pool */
+                r->resp.status = 0;
+                r->ctx.nonblocking = 0;
+            }
+        }
+        {
             /*
              * A request may complete its body after http_stop() began (a
              * keep-alive client, or one still uploading when the drain gave
@@ -440,9 +508,6 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn,
             pthread_mutex_unlock(&h->work_lock);
             return MHD_YES;
         }
-        api_handle(&r->ctx, &r->areq, &r->resp);
-        return http_queue(r, conn);
-
     case HTTP_READY:
         return http_queue(r, conn);
 

@@ -57,6 +57,12 @@ static void metrics_evlog_write(FILE *fp)
                 "# TYPE mailstate_evlog_applied gauge\nmailstate_evlog_applied %llu\n"
                 "# HELP mailstate_evlog_syncs_total Groups of events written with one fdatasync.\n"
                 "# TYPE mailstate_evlog_syncs_total counter\nmailstate_evlog_syncs_total %llu\n"
+                "# HELP mailstate_evlog_sync_seconds_total Time in their write and fdatasync.\n"
+                "# TYPE mailstate_evlog_sync_seconds_total counter\n"
+                "mailstate_evlog_sync_seconds_total %.6f\n"
+                "# HELP mailstate_evlog_sync_max_seconds The longest of them.\n"
+                "# TYPE mailstate_evlog_sync_max_seconds gauge\n"
+                "mailstate_evlog_sync_max_seconds %.6f\n"
                 "# HELP mailstate_evlog_apply_batches_total Mail log transactions applying events.\n"
                 "# TYPE mailstate_evlog_apply_batches_total counter\n"
                 "mailstate_evlog_apply_batches_total %llu\n"
@@ -70,6 +76,7 @@ static void metrics_evlog_write(FILE *fp)
                 "# TYPE mailstate_evlog_busy_total counter\nmailstate_evlog_busy_total %llu\n",
             (unsigned long long)s.lag, (unsigned long long)s.appended,
             (unsigned long long)s.applied, (unsigned long long)s.groups,
+            (double)s.sync_us / 1e6, (double)s.sync_max_us / 1e6,
             (unsigned long long)s.batches, (double)s.batch_max_ms / 1000.0,
             (unsigned long long)s.apply_errors, (unsigned long long)s.busy);
 }

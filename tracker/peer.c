@@ -17,6 +17,17 @@ static sync_receiver_t *peer_rx;
 static fwd_t *peer_fwd;
 static store_t *peer_st;
 
+/* The handlers' answer: status and the JSON reply (taken, from json_dumps). */
+static void peer_reply(struct api_resp *resp, int status, char *reply)
+{
+    api_resp_clear(resp);
+    resp->status = (unsigned)status;
+    resp->body = xstrdup(reply);        /* api_resp_clear frees with xfree */
+    resp->body_len = strlen(reply);
+    resp->content_type = "application/json";
+    free(reply);
+}
+
 static void peer_sync_handler(const struct api_ctx *ctx, const struct api_req *req,
                               struct api_resp *resp)
 {
@@ -34,12 +45,7 @@ static void peer_sync_handler(const struct api_ctx *ctx, const struct api_req *r
                          req->header(req->header_cls, SYNC_HDR_SIGNATURE),
                          req->body, req->body_len, (long long)(req->now_ms / 1000),
                          &reply);
-    api_resp_clear(resp);
-    resp->status = (unsigned)status;
-    resp->body = xstrdup(reply);        /* api_resp_clear frees with xfree */
-    resp->body_len = strlen(reply);
-    resp->content_type = "application/json";
-    free(reply);                        /* from json_dumps */
+    peer_reply(resp, status, reply);
 }
 
 /* POST /v1/erase: a peer's erasures (erase.h), checked like a sync */
@@ -58,12 +64,7 @@ static void peer_erase_handler(const struct api_ctx *ctx, const struct api_req *
                           req->header(req->header_cls, SYNC_HDR_TIMESTAMP),
                           req->header(req->header_cls, SYNC_HDR_SIGNATURE),
                           req->body, req->body_len, (long long)(req->now_ms / 1000), &reply);
-    api_resp_clear(resp);
-    resp->status = (unsigned)status;
-    resp->body = xstrdup(reply);
-    resp->body_len = strlen(reply);
-    resp->content_type = "application/json";
-    free(reply);                        /* from json_dumps */
+    peer_reply(resp, status, reply);
 }
 
 void peer_start(struct conf *conf, store_t *st)

@@ -166,10 +166,7 @@ void sync_batch_clear(struct sync_batch *b)
     b->n = 0;
 }
 
-static void sync_seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void sync_seterr(char *err, size_t errlen, const char *fmt, ...)
+void sync_seterr(char *err, size_t errlen, const char *fmt, ...)
 {
     va_list ap;
 
@@ -671,18 +668,50 @@ int sync_apply(sync_receiver_t *r, const char *peer, const struct sync_batch *b,
     return rc;
 }
 
+struct sync_refusal sync_check_refusal(int rc)
+{
+    switch (rc) {
+    case SYNC_EHEADER:
+        return (struct sync_refusal){ 400, SYNC_R_BAD_HEADER,
+            "X-Mailstate-Server and X-Mailstate-Timestamp are required" };
+    case SYNC_ESIG:
+        return (struct sync_refusal){ 401, SYNC_R_BAD_SIGNATURE,
+            "X-Mailstate-Signature does not verify" };
+    case SYNC_EPEER:
+        return (struct sync_refusal){ 403, SYNC_R_UNKNOWN_PEER,
+            "not another server of this mail system" };
+    case SYNC_ESTALE:
+        return (struct sync_refusal){ 409, SYNC_R_STALE,
+            "timestamp outside the sync window; check the clocks" };
+    case SYNC_EREPLAY:
+        return (struct sync_refusal){ 409, SYNC_R_REPLAY,
+            "this signed request was already accepted" };
+    default:
+        /* SYNC_EBUSY, and SYNC_ESTORE (the replay memory could not be made
+         * durable): either way the peer retries later */
+        return (struct sync_refusal){ 503, SYNC_R_BUSY,
+            "too many recent syncs, retry later" };
+    }
+}
+
+char *sync_error_reply(const char *error, const char *detail)
+{
+    json_t *j = json_pack("{s:s, s:s}", "error", error, "detail", detail);
+    char *s;
+
+    if (j == NULL || (s = json_dumps(j, JSON_COMPACT)) == NULL)
+        log_panic("sync: out of memory");
+    json_decref(j);
+    return s;
+}
+
 static int sync_fail(enum sync_reason why, int status, const char *server,
                      const char *detail, char **reply)
 {
-    json_t *j = json_pack("{s:s, s:s}", "error", sync_reason_name(why),
-                          "detail", detail);
-
     atomic_fetch_add(&sync_refused[why], 1);
     log_warn("sync from %.64s: refused (%d %s): %s", server ? server : "?",
              status, sync_reason_name(why), detail);
-    if (j == NULL || (*reply = json_dumps(j, JSON_COMPACT)) == NULL)
-        log_panic("sync: out of memory");
-    json_decref(j);
+    *reply = sync_error_reply(sync_reason_name(why), detail);
     return status;
 }
 
@@ -702,29 +731,9 @@ static int sync_handle_c(sync_receiver_t *r, const struct conf *c, const char *m
         body = "";
     rc = sync_check_c(r, c, method, path, server, timestamp, sig_hex, body, body_len,
                       now_s);
-    switch (rc) {
-    case SYNC_OK:
-        break;
-    case SYNC_EHEADER:
-        return sync_fail(SYNC_R_BAD_HEADER, 400, server,
-                         "X-Mailstate-Server and X-Mailstate-Timestamp are required",
-                         reply);
-    case SYNC_ESIG:
-        return sync_fail(SYNC_R_BAD_SIGNATURE, 401, server,
-                         "X-Mailstate-Signature does not verify", reply);
-    case SYNC_EPEER:
-        return sync_fail(SYNC_R_UNKNOWN_PEER, 403, server,
-                         "not another server of this mail system", reply);
-    case SYNC_ESTALE:
-        return sync_fail(SYNC_R_STALE, 409, server,
-                         "timestamp outside the sync window; check the clocks",
-                         reply);
-    case SYNC_EREPLAY:
-        return sync_fail(SYNC_R_REPLAY, 409, server,
-                         "this signed request was already accepted", reply);
-    default:
-        return sync_fail(SYNC_R_BUSY, 503, server,
-                         "too many recent syncs, retry later", reply);
+    if (rc != SYNC_OK) {
+        struct sync_refusal f = sync_check_refusal(rc);
+        return sync_fail(f.reason, f.status, server, f.detail, reply);
     }
     rc = sync_parse(body, body_len, &b, err, sizeof(err));
     if (rc != SYNC_OK)

@@ -173,6 +173,28 @@ int sync_check(sync_receiver_t *r, const char *method, const char *path,
                const char *server, const char *timestamp, const char *sig_hex,
                const char *body, size_t body_len, long long now_s);
 
+/*
+ * How a receiver refuses a request that sync_check did not pass (any
+ * result but SYNC_OK): the HTTP status, the reason (its name is the JSON
+ * "error") and a static one-line detail.  Pure; shared by POST /v1/sync
+ * and POST /v1/erase so both answer a bad signed request the same way.
+ */
+struct sync_refusal {
+    int               status;
+    enum sync_reason  reason;
+    const char       *detail;
+};
+struct sync_refusal sync_check_refusal(int rc);
+
+/* The JSON error reply {"error": ERROR, "detail": DETAIL} (caller frees
+ * with free()); never NULL. */
+char *sync_error_reply(const char *error, const char *detail);
+
+/* For the parsers of this wire format (sync_parse, erase_parse): a
+ * one-line reason into err, unless err is NULL or errlen 0. */
+void sync_seterr(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 struct sync_apply_result {
     size_t merged;
     size_t refused;

@@ -16,61 +16,22 @@
 set -u
 : "${T_WAIT:=60}"   # a busy CI box; every wait is for a condition
 . "$(dirname "$0")/../lib/common.sh"
+. "$(dirname "$0")/../lib/pair.sh"
 t_init ctl-erase-peers
 
 fatal() { t_fail "$*"; t_summary; exit 1; }
 
-KEY=$T/system.key
-t_key "$KEY"
+pair_init
 t_key "$T/other.key"
-P1=$(t_port); P2=$(t_port)
+pair_conf mx1 "forward_poll = 1s"
+pair_conf mx2 "forward_poll = 1s"
 
-conf() {   # conf NAME IP PORT
-    cat > "$T/$1.conf" <<EOF_CONF
-[system]
-this_server = $1
-key_file = $KEY
-trusted_networks = 127.0.0.0/8
-
-[server mx1]
-domains = a.example
-tracker = http://127.0.0.1:$P1
-
-[server mx2]
-domains = c.example
-tracker = http://127.0.0.2:$P2
-
-[tracker]
-listen = $2:$3
-forward_backoff_max = 1s
-forward_poll = 1s
-
-[store]
-path = $T/store-$1
-EOF_CONF
-}
-conf mx1 127.0.0.1 "$P1"
-conf mx2 127.0.0.2 "$P2"
-
-declare -A PID URL
-URL[mx1]=http://127.0.0.1:$P1
-URL[mx2]=http://127.0.0.2:$P2
-start() {   # start NAME
-    "$TRACKER_BIN" -f -c "$T/$1.conf" >> "$T/$1.log" 2>&1 &
-    PID[$1]=$!
-    t_defer "kill -9 ${PID[$1]}"
-    t_wait curl -sf -o /dev/null --max-time 2 "${URL[$1]}/healthz"
-}
-stop() {
-    kill -TERM "${PID[$1]}" 2>/dev/null
-    wait "${PID[$1]}" 2>/dev/null
-}
 ctl() {     # ctl NAME ARGS: mailstatectl on NAME's config; sets RC and OUT
     RC=0
     OUT=$("$CTL_BIN" -c "$T/$1.conf" "${@:2}" 2> "$T/ctl.err") || RC=$?
 }
 seed() {    # seed NAME ARGS: record a mail in NAME's store
-    "$SEED_BIN" -d "$T/store-$1" -k "$KEY" "${@:2}"
+    "$SEED_BIN" -d "$T/store-$1" -k "$PAIR_KEY" "${@:2}"
 }
 snap() {    # everything NAME's mail log holds
     "$CTL_BIN" -c "$T/$1.conf" list --json --limit 100000 | sha256sum
@@ -92,7 +53,7 @@ post_erase() {  # TS SERVER SIG BODY: POST to mx2's /v1/erase, prints the HTTP c
     curl -s -o "$T/erase.out" -w '%{http_code}' \
         -H "X-Mailstate-Server: $2" -H "X-Mailstate-Timestamp: $1" \
         ${3:+-H "X-Mailstate-Signature: $3"} -H 'Content-Type: application/json' \
-        --data-binary "$4" "${URL[mx2]}/v1/erase"
+        --data-binary "$4" "${PAIR_URL[mx2]}/v1/erase"
 }
 now_ms() { echo $(( $(date +%s) * 1000 )); }
 
@@ -108,7 +69,7 @@ F=$(seed mx2 -a -3600 -s alice@a.example -r bob@c.example=mx2) || fatal "seed F"
 D=$(seed mx2 -a 60 -s dave@c.example -r bob@c.example=mx2) || fatal "seed D"
 
 # ---- 1. bad inputs at mx2 ----
-start mx2 || fatal "mx2 starts"
+pair_start mx2 || fatal "mx2 starts"
 BEFORE=$(snap mx2)
 TS=$(date +%s)
 BODY="{\"erase\":[{\"address\":\"alice@a.example\",\"before\":$(now_ms)}]}"
@@ -125,28 +86,28 @@ raw = open(sys.argv[1], "rb").read()
 prk = hmac.new(b"mailstate system key v1", raw, hashlib.sha256).digest()
 key = hmac.new(prk, b"mailstate sync signature\x01", hashlib.sha256).digest()
 msg = ("POST\n/v1/sync\n%s\nmx1\n" % sys.argv[2]).encode() + sys.argv[3].encode()
-print(hmac.new(key, msg, hashlib.sha256).hexdigest())' "$KEY" "$TS" "$BODY")
+print(hmac.new(key, msg, hashlib.sha256).hexdigest())' "$PAIR_KEY" "$TS" "$BODY")
 code=$(post_erase "$TS" mx1 "$SYNCSIG" "$BODY")
 [ "$code" = 401 ] && t_ok "a sync signature is no erase signature (401)" || t_fail "sync sig: HTTP $code"
 # attack: mx2's own name (a request looped back or made up locally)
-code=$(post_erase "$TS" mx2 "$(sign "$KEY" "$TS" mx2 "$BODY")" "$BODY")
+code=$(post_erase "$TS" mx2 "$(sign "$PAIR_KEY" "$TS" mx2 "$BODY")" "$BODY")
 [ "$code" = 403 ] && t_ok "erase in the receiver's own name refused (403)" || t_fail "own name: HTTP $code"
 # a correctly signed request an hour old (captured and held back)
 OLD=$((TS - 3600))
-code=$(post_erase "$OLD" mx1 "$(sign "$KEY" "$OLD" mx1 "$BODY")" "$BODY")
+code=$(post_erase "$OLD" mx1 "$(sign "$PAIR_KEY" "$OLD" mx1 "$BODY")" "$BODY")
 [ "$code" = 409 ] && t_ok "stale erase refused (409)" || t_fail "stale: HTTP $code"
 # signed, but not an erase list: not an address, an unknown field
 for bad in '{"erase":[{"address":"not an address","before":1}]}' \
            '{"erase":[{"address":"alice@a.example","before":1,"all":true}]}' \
            '{"erase":[]}'; do
-    code=$(post_erase "$TS" mx1 "$(sign "$KEY" "$TS" mx1 "$bad")" "$bad")
+    code=$(post_erase "$TS" mx1 "$(sign "$PAIR_KEY" "$TS" mx1 "$bad")" "$bad")
     [ "$code" = 422 ] && t_ok "bad body refused (422): $bad" || t_fail "bad body $bad: HTTP $code"
 done
 [ "$BEFORE" = "$(snap mx2)" ] && t_ok "mx2's mail log unchanged by the refused requests" ||
     t_fail "a refused request changed mx2's mail log"
 # a valid erase of dave, then its exact replay after a new mail of dave
 DBODY="{\"erase\":[{\"address\":\"dave@c.example\",\"before\":$(now_ms)}]}"
-DSIG=$(sign "$KEY" "$TS" mx1 "$DBODY")
+DSIG=$(sign "$PAIR_KEY" "$TS" mx1 "$DBODY")
 code=$(post_erase "$TS" mx1 "$DSIG" "$DBODY")
 [ "$code" = 200 ] && jq -e '.erased == 1' "$T/erase.out" > /dev/null &&
     t_ok "a valid signed erase is applied (dave's mail)" || t_fail "valid erase: HTTP $code $(cat "$T/erase.out")"
@@ -158,26 +119,26 @@ code=$(post_erase "$TS" mx1 "$DSIG" "$DBODY")
 [ "$code" = 409 ] && t_ok "its exact replay refused (409)" || t_fail "replay: HTTP $code"
 [ "$BEFORE" = "$(snap mx2)" ] && t_ok "the replay erased nothing (dave's newer mail stays)" ||
     t_fail "the replay changed mx2's mail log"
-stop mx2
+pair_stop mx2
 
 # ---- 2. mx2 down: erased at mx1, queued for mx2 ----
-start mx1 || fatal "mx1 starts"
+pair_start mx1 || fatal "mx1 starts"
 ctl mx1 erase --json --yes alice@a.example
 [ "$RC" = 0 ] && jq -e '.erased == 2 and .queued_for == ["mx2"]' <<<"$OUT" > /dev/null &&
     t_ok "erase on mx1: her mail and her entry, queued for mx2" || t_fail "erase: $RC $OUT $(cat "$T/ctl.err")"
-failed() { v=$(metric forward_failures_total "${URL[mx1]}" '{peer="mx2"}'); [ "${v:-0}" -ge 2 ]; }
+failed() { v=$(metric forward_failures_total "${PAIR_URL[mx1]}" '{peer="mx2"}'); [ "${v:-0}" -ge 2 ]; }
 t_wait failed && t_ok "the forwarder tried the down peer" || t_fail "no forward failure counted"
 ctl mx1 status --json
 jq -e '.peers[0].erasures == 1' <<<"$OUT" > /dev/null &&
     t_ok "the erasure stays queued while mx2 is down" || t_fail "status: $OUT"
-[ "$(metric outbox_erasures "${URL[mx1]}" '{peer="mx2"}')" = 1 ] &&
+[ "$(metric outbox_erasures "${PAIR_URL[mx1]}" '{peer="mx2"}')" = 1 ] &&
     t_ok "mailstate_outbox_erasures{peer=mx2} is 1" || t_fail "erasure gauge"
 ctl mx2 export alice@a.example
 [ "$RC" = 0 ] && t_ok "mx2 still holds her data meanwhile" || t_fail "mx2 export: $RC"
 
 # ---- 3. mx2 back: delivered and applied, once ----
-start mx2 || fatal "mx2 restarts"
-sent() { [ "$(metric forward_erasures_sent_total "${URL[mx1]}" '{peer="mx2"}')" = 1 ]; }
+pair_start mx2 || fatal "mx2 restarts"
+sent() { [ "$(metric forward_erasures_sent_total "${PAIR_URL[mx1]}" '{peer="mx2"}')" = 1 ]; }
 t_wait sent && t_ok "the erasure was delivered to mx2" || t_fail "not delivered"
 ctl mx1 status --json
 jq -e '.peers[0].erasures == 0' <<<"$OUT" > /dev/null && t_ok "mx1's queue is empty" ||
@@ -196,8 +157,8 @@ ctl mx2 show "${F%%.*}"
 ctl mx2 status --json
 jq -e '.peers[0].peer == "mx1" and .peers[0].erasures == 0' <<<"$OUT" > /dev/null &&
     t_ok "mx2 queued nothing onward (no loop)" || t_fail "mx2 status: $OUT"
-[ "$(metric erase_addresses_total "${URL[mx1]}" '')" = 0 ] &&
+[ "$(metric erase_addresses_total "${PAIR_URL[mx1]}" '')" = 0 ] &&
     t_ok "mx1 was never asked to erase" || t_fail "mx1 erase counter"
-stop mx1
-stop mx2
+pair_stop mx1
+pair_stop mx2
 t_summary

@@ -380,6 +380,35 @@ static void test_check_table(void **state)
  * is in the mail log, so the new receiver refuses it; a freshly signed
  * request still passes.
  */
+/* Every sync_check result maps to the status and reason sync.h promises. */
+static void test_check_refusal_table(void **state)
+{
+    (void)state;
+    static const struct {
+        int rc, status;
+        enum sync_reason reason;
+    } cases[] = {
+        { SYNC_EHEADER, 400, SYNC_R_BAD_HEADER },
+        { SYNC_ESIG,    401, SYNC_R_BAD_SIGNATURE },
+        { SYNC_EPEER,   403, SYNC_R_UNKNOWN_PEER },
+        { SYNC_ESTALE,  409, SYNC_R_STALE },
+        { SYNC_EREPLAY, 409, SYNC_R_REPLAY },
+        { SYNC_EBUSY,   503, SYNC_R_BUSY },
+        { SYNC_ESTORE,  503, SYNC_R_BUSY },
+        { 0, 0, 0 }
+    };
+    for (size_t i = 0; cases[i].status != 0; i++) {
+        struct sync_refusal f = sync_check_refusal(cases[i].rc);
+        assert_int_equal(f.status, cases[i].status);
+        assert_int_equal(f.reason, cases[i].reason);
+        assert_non_null(f.detail);
+        assert_true(strlen(f.detail) > 0);
+    }
+    char *reply = sync_error_reply("replay", "a \"quoted\" detail");
+    assert_string_equal(reply, "{\"error\":\"replay\",\"detail\":\"a \\\"quoted\\\" detail\"}");
+    free(reply);
+}
+
 static void test_replay_across_restart(void **state)
 {
     struct rx *x = *state;
@@ -719,6 +748,7 @@ int main(void)
         cmocka_unit_test(test_parse_too_many),
         cmocka_unit_test(test_encode_roundtrip),
         cmocka_unit_test_setup_teardown(test_check_table, rx_setup, rx_teardown),
+        cmocka_unit_test(test_check_refusal_table),
         cmocka_unit_test_setup_teardown(test_replay_memory_full, rx_setup, rx_teardown),
         cmocka_unit_test_setup_teardown(test_replay_across_restart, rx_setup, rx_teardown),
         cmocka_unit_test_setup_teardown(test_handle_merge, rx_setup, rx_teardown),

@@ -15,59 +15,17 @@
 set -u
 : "${T_WAIT:=60}"   # a busy CI box; every wait is for a condition
 . "$(dirname "$0")/../lib/common.sh"
-. "$(dirname "$0")/../lib/tracker.sh"
+. "$(dirname "$0")/../lib/pair.sh"
 t_init tracker-outbox
 
 fatal() { t_fail "$*"; t_summary; exit 1; }
 
-KEY=$T/system.key
-t_key "$KEY"
-P1=$(t_port); P2=$(t_port)
+pair_init
 TOK=outbox-test-token-0123456789abcdef
-
-# conf NAME IP PORT [TRACKER_LINES]
-conf() {
-    cat > "$T/$1.conf" <<EOF_CONF
-[system]
-this_server = $1
-key_file = $KEY
-trusted_networks = 127.0.0.0/8
-
-[server mx1]
-domains = a.example
-tracker = http://127.0.0.1:$P1
-
-[server mx2]
-domains = c.example
-tracker = http://127.0.0.2:$P2
-
-[tracker]
-listen = $2:$3
-forward_backoff_max = 1s
-${4:-}
-
-[store]
-path = $T/store-$1
-
-[token all]
+TOKEN_INI="[token all]
 secret = $TOK
-scopes = notify query admin
-EOF_CONF
-    chmod 600 "$T/$1.conf"   # inline secrets need a private config
-}
+scopes = notify query admin"
 
-declare -A PID URL
-start() {   # start NAME IP PORT
-    "$TRACKER_BIN" -f -c "$T/$1.conf" >> "$T/$1.log" 2>&1 &
-    PID[$1]=$!
-    URL[$1]=http://$2:$3
-    t_defer "kill -9 ${PID[$1]}"
-    t_wait curl -sf -o /dev/null --max-time 2 "${URL[$1]}/healthz"
-}
-stop() {
-    kill -TERM "${PID[$1]}" 2>/dev/null
-    wait "${PID[$1]}" 2>/dev/null
-}
 metric() {  # metric NAME URL: the value of mailstate_NAME{peer="mx1"}
     curl -sf --max-time 5 "$2/metrics" |
         awk -v m="mailstate_$1{peer=\"mx1\"}" '$1 == m { print $2 }'
@@ -85,72 +43,72 @@ mail_count() {  # mail_count URL ID: bob's read_count there
 }
 
 # The same mail recorded by both servers, as the milters would have.
-M=$("$SEED_BIN" -d "$T/store-mx1" -k "$KEY" -s alice@a.example -r bob@c.example=mx2) ||
+M=$("$SEED_BIN" -d "$T/store-mx1" -k "$PAIR_KEY" -s alice@a.example -r bob@c.example=mx2) ||
     fatal "seed mx1"
 ID=${M%%.*}
-"$SEED_BIN" -d "$T/store-mx2" -k "$KEY" -s alice@a.example -r bob@c.example=mx2 -i "$M" \
+"$SEED_BIN" -d "$T/store-mx2" -k "$PAIR_KEY" -s alice@a.example -r bob@c.example=mx2 -i "$M" \
     > /dev/null || fatal "seed mx2"
 
-conf mx1 127.0.0.1 "$P1"
-conf mx2 127.0.0.2 "$P2"
-start mx2 127.0.0.2 "$P2" || fatal "mx2 starts"
+pair_conf mx1 "" "$TOKEN_INI"
+pair_conf mx2 "" "$TOKEN_INI"
+pair_start mx2 || fatal "mx2 starts"
 
 # ---- 1. 50 toggles while mx1 is down ----
 ok=0
 for i in $(seq 1 50); do
-    code=$(post_read "${URL[mx2]}" "$M")
+    code=$(post_read "${PAIR_URL[mx2]}" "$M")
     [ "$code" = 200 ] && ok=$((ok + 1))
 done
 [ "$ok" = 50 ] && t_ok "50 reads answered 200 while the peer is down" ||
     t_fail "only $ok of 50 reads answered 200 (last: $(cat "$T/last"))"
-n=$(mail_count "${URL[mx2]}" "$ID")
+n=$(mail_count "${PAIR_URL[mx2]}" "$ID")
 [ "$n" = 50 ] && t_ok "mx2 recorded all 50 (read_count $n)" || t_fail "mx2 read_count $n, want 50"
-depth=$(metric outbox_depth "${URL[mx2]}")
+depth=$(metric outbox_depth "${PAIR_URL[mx2]}")
 [ "$depth" = 1 ] && t_ok "50 toggles of one entry: outbox depth 1" ||
     t_fail "outbox depth $depth after 50 toggles, want 1"
 echo "info: outbox depth after 50 toggles: $depth"
 
 # ---- 2. mx1 back: the final state arrives ----
-start mx1 127.0.0.1 "$P1" || fatal "mx1 starts"
-got_final() { [ "$(mail_count "${URL[mx1]}" "$ID")" = 50 ]; }
+pair_start mx1 || fatal "mx1 starts"
+got_final() { [ "$(mail_count "${PAIR_URL[mx1]}" "$ID")" = 50 ]; }
 t_wait got_final && t_ok "mx1 got the final state (read_count 50)" ||
-    t_fail "mx1 read_count $(mail_count "${URL[mx1]}" "$ID"), want 50"
-drained() { [ "$(metric outbox_depth "${URL[mx2]}")" = 0 ]; }
-t_wait drained && t_ok "mx2's outbox emptied" || t_fail "outbox depth $(metric outbox_depth "${URL[mx2]}")"
-sent=$(metric forward_items_sent_total "${URL[mx2]}")
+    t_fail "mx1 read_count $(mail_count "${PAIR_URL[mx1]}" "$ID"), want 50"
+drained() { [ "$(metric outbox_depth "${PAIR_URL[mx2]}")" = 0 ]; }
+t_wait drained && t_ok "mx2's outbox emptied" || t_fail "outbox depth $(metric outbox_depth "${PAIR_URL[mx2]}")"
+sent=$(metric forward_items_sent_total "${PAIR_URL[mx2]}")
 echo "info: items forwarded for 50 toggles: $sent"
 [ "$sent" = 1 ] && t_ok "one item forwarded for 50 toggles" || t_fail "$sent items forwarded, want 1"
 
 # ---- 3. the bound: forward_max_queue = 2 ----
-stop mx1
-stop mx2
-conf mx2 127.0.0.2 "$P2" "forward_max_queue = 2"
+pair_stop mx1
+pair_stop mx2
+pair_conf mx2 "forward_max_queue = 2" "$TOKEN_INI"
 ids=()
 for i in 1 2 3 4; do
-    m=$("$SEED_BIN" -d "$T/store-mx2" -k "$KEY" -s alice@a.example -r bob@c.example=mx2) ||
+    m=$("$SEED_BIN" -d "$T/store-mx2" -k "$PAIR_KEY" -s alice@a.example -r bob@c.example=mx2) ||
         fatal "seed $i"
     ids+=("$m")
 done
-start mx2 127.0.0.2 "$P2" || fatal "mx2 restarts"
+pair_start mx2 || fatal "mx2 restarts"
 ok=0
 for m in "${ids[@]}"; do
-    [ "$(post_read "${URL[mx2]}" "$m")" = 200 ] && ok=$((ok + 1))
+    [ "$(post_read "${PAIR_URL[mx2]}" "$m")" = 200 ] && ok=$((ok + 1))
 done
 [ "$ok" = 4 ] && t_ok "reads beyond the bound are answered 200" || t_fail "$ok of 4 answered"
 rec=0
 for m in "${ids[@]}"; do
-    [ "$(mail_count "${URL[mx2]}" "${m%%.*}")" = 1 ] && rec=$((rec + 1))
+    [ "$(mail_count "${PAIR_URL[mx2]}" "${m%%.*}")" = 1 ] && rec=$((rec + 1))
 done
 [ "$rec" = 4 ] && t_ok "all 4 recorded locally" || t_fail "$rec of 4 recorded"
-depth=$(metric outbox_depth "${URL[mx2]}")
+depth=$(metric outbox_depth "${PAIR_URL[mx2]}")
 [ "$depth" = 2 ] && t_ok "outbox stops at forward_max_queue (2)" || t_fail "depth $depth, want 2"
-over=$(curl -sf "${URL[mx2]}/metrics" | awk '$1 == "mailstate_outbox_overflow_total" { print $2 }')
+over=$(curl -sf "${PAIR_URL[mx2]}/metrics" | awk '$1 == "mailstate_outbox_overflow_total" { print $2 }')
 [ "$over" = 2 ] && t_ok "2 changes counted as not queued" || t_fail "overflow $over, want 2"
-full=$(metric outbox_full "${URL[mx2]}")
+full=$(metric outbox_full "${PAIR_URL[mx2]}")
 [ "$full" = 1 ] && t_ok "mailstate_outbox_full{peer=mx1} is 1" || t_fail "outbox_full $full"
 grep -q "outbox for mx1 full (forward_max_queue = 2)" "$T/mx2.log" &&
     t_ok "the overflow is logged" || t_fail "no overflow line in the log"
 [ "$(grep -c "outbox for mx1 full" "$T/mx2.log")" = 1 ] &&
     t_ok "one log line for the burst (rate-limited)" || t_fail "overflow lines: $(grep -c "outbox for mx1 full" "$T/mx2.log")"
-stop mx2
+pair_stop mx2
 t_summary

@@ -178,7 +178,7 @@ static void test_not_configured(void **state)
     (void)state;
     assert_non_null(c);
     me_register();
-    struct api_ctx ctx = { c, NULL, NULL };
+    struct api_ctx ctx = { .conf = c, .store = NULL, .ev = NULL };
     static const int routes[] = { ROUTE_ME, ROUTE_ME_SENT, ROUTE_ME_READS, ROUTE_ME_ALL,
                                   ROUTE_SESSION };
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {

@@ -452,6 +452,141 @@ static void test_failed_sync_is_final(void **state)
     evlog_close(log);
 }
 
+/* ---- waiting without a thread (evlog_notify) ------------------------------ */
+
+struct nw {
+    struct evlog_waiter w;
+    evlog_t            *log;
+    atomic_int          calls;
+    int                 rc;
+    int                 durable_then;   /* was seq durable when fn ran? */
+};
+
+static atomic_int nw_calls;
+
+static void nw_fn(struct evlog_waiter *w, int rc)
+{
+    struct nw *n = (struct nw *)(void *)w;
+    struct evlog_stats s;
+
+    evlog_stats(n->log, &s);
+    n->rc = rc;
+    n->durable_then = s.durable >= w->seq;
+    atomic_fetch_add(&n->calls, 1);
+    atomic_fetch_add(&nw_calls, 1);
+}
+
+static void nw_wait_calls(int want)
+{
+    for (int i = 0; i < 5000 && atomic_load(&nw_calls) < want; i++) {
+        struct timespec ts = { 0, 1000000 };
+        nanosleep(&ts, NULL);
+    }
+    assert_int_equal(atomic_load(&nw_calls), want);
+}
+
+/*
+ * Every registered waiter runs exactly once, after its record is durable,
+ * also when registered out of order (the HTTP threads race); one for a
+ * record durable already answers 1 and never runs; one for a record never
+ * appended is refused (a caller bug, not a hang).
+ */
+static void test_notify(void **state)
+{
+    (void)state;
+    evlog_t *log = open_log(0, NULL, 0, NULL);
+    static struct nw w[600];
+    uint64_t seqs[600];
+
+    memset(w, 0, sizeof w);
+    atomic_store(&nw_calls, 0);
+    for (int i = 0; i < 600; i++)
+        seqs[i] = put(log, (unsigned)i);
+    int registered = 0, early = 0;
+    /* Backwards in blocks of 10: inserts land before the tail, too. */
+    for (int b = 0; b < 60; b++) {
+        for (int j = 9; j >= 0; j--) {
+            int i = b * 10 + j;
+            w[i].log = log;
+            w[i].w.seq = seqs[i];
+            w[i].w.fn = nw_fn;
+            int rc = evlog_notify(log, &w[i].w);
+            assert_true(rc == EVLOG_OK || rc == 1);
+            if (rc == EVLOG_OK)
+                registered++;
+            else
+                early++;
+        }
+    }
+    nw_wait_calls(registered);
+    for (int i = 0; i < 600; i++) {
+        int calls = atomic_load(&w[i].calls);
+        assert_true(calls <= 1);
+        if (calls == 1) {
+            assert_int_equal(w[i].rc, EVLOG_OK);
+            assert_true(w[i].durable_then);
+        }
+    }
+    print_message("600 waiters: %d called back, %d durable at once\n", registered, early);
+
+    /* Durable already: 1, and fn is not called. */
+    struct nw late = { .log = log };
+    late.w.seq = seqs[0];
+    late.w.fn = nw_fn;
+    assert_int_equal(evlog_notify(log, &late.w), 1);
+    /* Never appended: refused. */
+    late.w.seq = seqs[599] + 1000;
+    assert_int_equal(evlog_notify(log, &late.w), EVLOG_EINVAL);
+    assert_int_equal(atomic_load(&late.calls), 0);
+    evlog_close(log);
+}
+
+/*
+ * A failed fdatasync: every waiter still registered hears EIO (the tracker
+ * answers 503 instead of hanging the connection), and later registrations
+ * are refused at once.
+ */
+static void test_notify_failed_sync(void **state)
+{
+    (void)state;
+    char *dir = logdir();
+    struct evlog_opts o = { .dir = dir, .seg_size = SEG, .on_fatal = on_fatal };
+    char err[256];
+    evlog_t *log = NULL;
+    static struct nw w[50];
+
+    memset(w, 0, sizeof w);
+    atomic_store(&nw_calls, 0);
+    assert_int_equal(evlog_open(&o, 0, NULL, NULL, &log, err, sizeof err), EVLOG_OK);
+    atomic_store(&fail_syncs, 1);
+    int registered = 0;
+    for (int i = 0; i < 50; i++) {
+        w[i].log = log;
+        w[i].w.seq = put(log, (unsigned)i);
+        w[i].w.fn = nw_fn;
+        int rc = evlog_notify(log, &w[i].w);
+        if (rc == EVLOG_OK)
+            registered++;
+        else
+            assert_int_equal(rc, EVLOG_EIO);    /* the log failed meanwhile */
+    }
+    assert_true(registered >= 1);
+    nw_wait_calls(registered);
+    for (int i = 0; i < 50; i++) {
+        if (atomic_load(&w[i].calls) == 1) {
+            assert_int_equal(w[i].rc, EVLOG_EIO);
+            assert_false(w[i].durable_then);
+        }
+    }
+    struct nw late = { .log = log };
+    late.w.seq = 1;
+    late.w.fn = nw_fn;
+    assert_int_equal(evlog_notify(log, &late.w), EVLOG_EIO);
+    atomic_store(&fail_syncs, 0);
+    evlog_close(log);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -465,6 +600,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_log_behind, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lag_bound_and_bad_records, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_sync_is_final, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_notify, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_notify_failed_sync, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
