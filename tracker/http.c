@@ -468,6 +468,8 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn,
                 api_handle(&r->ctx, &r->areq, &r->resp);
                 if (r->resp.wait_seq != 0 && r->resp.status == 200)
                     return http_wait_durable(r, conn);
+                if (r->route == ROUTE_MAIL)
+                    metrics_lookup(r->resp.again);
                 if (!r->resp.again)
                     return http_queue(r, conn);
                 api_resp_clear(&r->resp);       /* it would block: to a pool */

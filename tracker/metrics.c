@@ -30,6 +30,7 @@ static _Atomic uint64_t metrics_count;
 static _Atomic uint64_t metrics_rec[METRICS_EVENTS];
 static _Atomic uint64_t metrics_um[METRICS_UM_COUNT];
 static _Atomic uint64_t metrics_members;
+static _Atomic uint64_t metrics_lookups[2];     /* answered at once, waited */
 static _Atomic uint64_t metrics_ign[2];
 static _Atomic uint64_t metrics_store_err;
 static _Atomic long long metrics_flight;
@@ -108,6 +109,11 @@ void metrics_unmatched(enum metrics_unmatched why)
 {
     if ((unsigned)why < METRICS_UM_COUNT)
         atomic_fetch_add_explicit(&metrics_um[why], 1, memory_order_relaxed);
+}
+
+void metrics_lookup(int waited)
+{
+    atomic_fetch_add_explicit(&metrics_lookups[waited != 0], 1, memory_order_relaxed);
 }
 
 void metrics_member_created(void)
@@ -190,6 +196,13 @@ char *metrics_render(store_t *st, size_t *len)
             "# TYPE mailstate_member_entries_created_total counter\n"
             "mailstate_member_entries_created_total %llu\n",
             (unsigned long long)metrics_load(&metrics_members));
+    fprintf(fp, "# HELP mailstate_lookups_total Single-mail lookups: answered on the polling "
+            "thread, or waited on the query pool for the mail's pending events.\n"
+            "# TYPE mailstate_lookups_total counter\n"
+            "mailstate_lookups_total{path=\"direct\"} %llu\n"
+            "mailstate_lookups_total{path=\"waited\"} %llu\n",
+            (unsigned long long)metrics_load(&metrics_lookups[0]),
+            (unsigned long long)metrics_load(&metrics_lookups[1]));
     fprintf(fp, "# HELP mailstate_reads_ignored_total Read notifications acknowledged, not recorded.\n"
             "# TYPE mailstate_reads_ignored_total counter\n"
             "mailstate_reads_ignored_total{reason=\"opt_out\"} %llu\n"

@@ -44,6 +44,7 @@ void metrics_request(int route, unsigned code, uint64_t usec);
 void metrics_recorded(enum metrics_event ev);
 void metrics_ignored(enum metrics_ignored why);
 void metrics_unmatched(enum metrics_unmatched why);
+void metrics_lookup(int waited);        /* GET /v1/mails/{id}: 0 direct, 1 waited */
 void metrics_member_created(void);    /* a list/alias member got its own entry */
 void metrics_store_error(void);
 void metrics_in_flight(int delta);
