@@ -46,6 +46,7 @@ struct http {
     struct http_opts   opts;
     unsigned           port;
     _Atomic long       in_flight;
+    _Atomic long       log_waiting;  /* suspended until their read's record is synced */
     _Atomic int        draining;     /* after http_quiesce: close after each answer */
     pthread_mutex_t    work_lock;    /* orders work_submit against http_stop */
     _Atomic int        work_closed;  /* set under work_lock: no more jobs or writes (503) */
@@ -379,12 +380,15 @@ static void http_durable(struct evlog_waiter *w, int rc)
 {
     struct http_req *r = (struct http_req *)(void *)((char *)w - offsetof(struct http_req, waiter));
 
+    http_t *h = r->h;       /* r may be gone once resumed */
+
     if (rc != EVLOG_OK) {
         api_resp_clear(&r->resp);
         api_store_error(&r->resp, evapply_rc(rc));
     }
     r->state = HTTP_READY;
     MHD_resume_connection(r->conn);
+    atomic_fetch_sub(&h->log_waiting, 1);
 }
 
 /* The handler's answer waits for r->resp.wait_seq to be durable. */
@@ -397,9 +401,11 @@ static enum MHD_Result http_wait_durable(struct http_req *r, struct MHD_Connecti
     MHD_suspend_connection(conn);
     r->waiter.seq = r->resp.wait_seq;
     r->waiter.fn = http_durable;
+    atomic_fetch_add(&r->h->log_waiting, 1);
     rc = evapply_notify(r->ctx.ev, &r->waiter);
     if (rc == STORE_OK)
         return MHD_YES;             /* http_durable resumes it */
+    atomic_fetch_sub(&r->h->log_waiting, 1);
     if (rc != 1) {                  /* failed or closing: nothing will call back */
         api_resp_clear(&r->resp);
         api_store_error(&r->resp, rc);
@@ -708,6 +714,14 @@ http_t *http_stop(http_t *h)
     h->work = work_stop(h->work);
     h->queries = work_stop(h->queries);
     h->events = work_stop(h->events);   /* feed_stop() ended their waits */
+    /* Reads waiting for the log's sync: the writer resumes each of them
+     * (durable, or failed) and must not resume a connection MHD has freed,
+     * so wait for them without a time limit, as the pool threads blocked
+     * in evlog_wait were waited for before. */
+    while (atomic_load(&h->log_waiting) > 0) {
+        struct timespec ts = { 0, 2 * 1000 * 1000 };
+        nanosleep(&ts, NULL);
+    }
     http_drain(h, 2000);
     MHD_stop_daemon(h->mhd);
     conf_unref(h->ctx.conf);
