@@ -27,18 +27,24 @@ static const char *q(const char *s)
     return s && *s ? s : "?";
 }
 
-void reclog_line(const char *id, const char *rcpt, const char *event, const char *via,
-                 const char *src_kind, const char *src_name, const char *reason,
-                 const char *detail)
+/* 1 if a line of this kind (a change, or bad: a refusal) may be written now. */
+static int reclog_take(int bad)
 {
-    struct tbucket *b = reason ? &reclog_bad : &reclog_ok;
     uint64_t dropped = 0;
 
-    if (log_get_level() < LOG_LEVEL_INFO || !tbucket_take(b, tbucket_now_ms(), &dropped))
-        return;
+    if (log_get_level() < LOG_LEVEL_INFO ||
+        !tbucket_take(bad ? &reclog_bad : &reclog_ok, tbucket_now_ms(), &dropped))
+        return 0;
     if (dropped > 0)
         log_warn("log: %llu %s lines suppressed (more than [log] rate per second)",
-                 (unsigned long long)dropped, reason ? "refusal" : "change");
+                 (unsigned long long)dropped, bad ? "refusal" : "change");
+    return 1;
+}
+
+static void reclog_emit(const char *id, const char *rcpt, const char *event, const char *via,
+                        const char *src_kind, const char *src_name, const char *reason,
+                        const char *detail)
+{
     if (reason == NULL)
         log_info("mail %.40s: rcpt %.100s: %.20s via %.20s from %s %.64s: recorded", q(id),
                  q(rcpt), q(event), q(via), q(src_kind), q(src_name));
@@ -52,6 +58,14 @@ void reclog_line(const char *id, const char *rcpt, const char *event, const char
                  q(id), q(rcpt), q(event), q(via), q(src_kind), q(src_name),
                  strcmp(reason, "opt_out") == 0 || strcmp(reason, "tracking_off") == 0
                      ? "not recorded" : "refused", reason);
+}
+
+void reclog_line(const char *id, const char *rcpt, const char *event, const char *via,
+                 const char *src_kind, const char *src_name, const char *reason,
+                 const char *detail)
+{
+    if (reclog_take(reason != NULL))
+        reclog_emit(id, rcpt, event, via, src_kind, src_name, reason, detail);
 }
 
 /* A string member of obj, or NULL. */
@@ -69,6 +83,16 @@ void reclog_read(const struct conf_token *tok, const char *body, size_t body_len
     const char *mid, *rcpt, *event, *via, *reason = NULL, *detail = NULL;
 
     if (log_get_level() < LOG_LEVEL_INFO || resp == NULL)
+        return;
+    /* The bucket first: at a high rate most reads are only counted, and
+     * parsing both bodies again for a line that is not written cost every
+     * read two JSON parses.  api_reads renders a recorded read's answer
+     * beginning with exactly this. */
+    static const char recorded[] = "{\"recorded\":true";
+    int ok = resp->status == 200 && resp->body != NULL &&
+             resp->body_len >= sizeof recorded - 1 &&
+             memcmp(resp->body, recorded, sizeof recorded - 1) == 0;
+    if (!reclog_take(!ok))
         return;
     if (body && body_len)
         in = json_loadb(body, body_len, 0, NULL);
@@ -105,7 +129,7 @@ void reclog_read(const struct conf_token *tok, const char *body, size_t body_len
         if (reason == NULL)
             reason = "error";
     }
-    reclog_line(id, rcpt, event, via, "token", tok ? tok->name : NULL, reason, detail);
+    reclog_emit(id, rcpt, event, via, "token", tok ? tok->name : NULL, reason, detail);
     json_decref(in);
     json_decref(out);
 }

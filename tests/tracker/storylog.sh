@@ -71,6 +71,14 @@ logged=$((after - before))
 echo "info: 200 forged requests, $logged refusal lines logged"
 [ "$logged" -lt 100 ] && t_ok "a flood is rate-limited ($logged of 200 lines)" ||
     t_fail "$logged of 200 refusals were logged"
+# Right after the flood, a recorded read still gets its line: changes and
+# refusals have buckets of their own (a read taken for a refusal here would
+# find the refusals' bucket empty).
+before=$(lines ": recorded")
+call POST /v1/reads "$N" "$(read_body "$M" alice@a.example bob@a.example)"
+expect "a read right after the flood" 200 '.recorded == true'
+[ "$(lines ": recorded")" -gt "$before" ] && t_ok "its line is written: the flood did not use it up" ||
+    t_fail "no line for a recorded read after a flood of refusals"
 # once the bucket refills, the next refusal line says how many were dropped
 one_more() {
     curl -s -o /dev/null -X POST -H "Authorization: Bearer $N" \
