@@ -22,7 +22,10 @@
 #define EVAPPLY_BATCH_MIN   16
 #define EVAPPLY_BATCH_MAX   4096
 #define EVAPPLY_BUCKETS     4096         /* overlay hash buckets (power of two) */
-#define EVAPPLY_REC_VERSION 1
+/* Version 2 adds at_ms (u64 after when_ms); version 1 records, written
+ * before, still decode (at_ms 0: applied as of the apply's time). */
+#define EVAPPLY_REC_VERSION 2
+#define EVAPPLY_REC_V1      1
 #define EVAPPLY_NSTR        7
 #define EVAPPLY_NULLSTR     0xFFFFu
 
@@ -43,14 +46,16 @@ static void ev_strings(const struct store_event_in *ev, const char *s[EVAPPLY_NS
 size_t evapply_encode(const struct store_event_in *ev, unsigned char *buf, size_t cap)
 {
     const char *s[EVAPPLY_NSTR];
-    size_t n = 10;
+    size_t n = 18;
 
     if (cap < n || ev->event < 0 || ev->event > 255)
         return 0;
     buf[0] = EVAPPLY_REC_VERSION;
     buf[1] = (unsigned char)ev->event;
-    for (int i = 0; i < 8; i++)
+    for (int i = 0; i < 8; i++) {
         buf[2 + i] = (unsigned char)(ev->when_ms >> (8 * i));
+        buf[10 + i] = (unsigned char)(ev->at_ms >> (8 * i));
+    }
     ev_strings(ev, s);
     for (int i = 0; i < EVAPPLY_NSTR; i++) {
         size_t len = s[i] ? strlen(s[i]) : 0;
@@ -71,14 +76,20 @@ int evapply_decode(const void *data, size_t len, struct store_event_in *ev, char
 {
     const unsigned char *p = data;
     const char *s[EVAPPLY_NSTR];
-    size_t n = 10, used = 0;
+    size_t n, used = 0;
 
     memset(ev, 0, sizeof(*ev));
-    if (len < n || p[0] != EVAPPLY_REC_VERSION || p[1] > STORE_EV_DELETED_UNREAD)
+    if (len < 1 || (p[0] != EVAPPLY_REC_VERSION && p[0] != EVAPPLY_REC_V1))
+        return -1;
+    n = p[0] == EVAPPLY_REC_V1 ? 10 : 18;
+    if (len < n || p[1] > STORE_EV_DELETED_UNREAD)
         return -1;
     ev->event = p[1];
-    for (int i = 7; i >= 0; i--)
+    for (int i = 7; i >= 0; i--) {
         ev->when_ms = ev->when_ms << 8 | p[2 + i];
+        if (n == 18)
+            ev->at_ms = ev->at_ms << 8 | p[10 + i];
+    }
     for (int i = 0; i < EVAPPLY_NSTR; i++) {
         if (n + 2 > len)
             return -1;
@@ -480,8 +491,7 @@ int evapply_submit_nowait(evapply_t *ea, const struct store_event_in *ev,
     memset(after, 0, sizeof(*after));
     *matched = STORE_MATCH_NONE;
     *seq_out = 0;
-    len = evapply_encode(ev, rec, sizeof rec);
-    if (len == 0)
+    if (evapply_encode(ev, rec, sizeof rec) == 0)   /* fits (checked once, early) */
         return STORE_EINVAL;
     for (;;) {
         pthread_mutex_lock(&ea->mu);
@@ -518,6 +528,11 @@ int evapply_submit_nowait(evapply_t *ea, const struct store_event_in *ev,
             return STORE_OK;
         }
         cur.updated_ms = now;
+        /* The apply records the entry as of this moment: the mail log
+         * then holds exactly the state this answer gives. */
+        struct store_event_in at = *ev;
+        at.at_ms = now;
+        len = evapply_encode(&at, rec, sizeof rec);
         rc = evlog_append(ea->log, rec, len, &seq);
         if (rc != EVLOG_OK) {
             pthread_mutex_unlock(&ea->mu);

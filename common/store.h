@@ -322,6 +322,11 @@ struct store_event_in {
     uint64_t    when_ms;         /* 0 = now */
     const char *via;
     const char *forward_to;      /* peer to queue the entry for, or NULL */
+    /* When the event was acknowledged (the event log's answer came before
+     * the apply): store_apply_events records the entry's `updated` and the
+     * feed event's time as of then, so the mail log holds exactly the state
+     * that was answered.  0 = the time of the write. */
+    uint64_t    at_ms;
 };
 
 int store_record_event(store_t *st, const struct store_event_in *ev,

@@ -300,7 +300,8 @@ static int batch_fn(store_t *st, MDB_txn *txn, void *arg)
     }
     b->already = 0;
     for (size_t i = 0; i < b->n; i++) {
-        struct ev_arg a = { .ev = &b->evs[i], .now = ba->now };
+        struct ev_arg a = { .ev = &b->evs[i],
+                            .now = b->evs[i].at_ms ? b->evs[i].at_ms : ba->now };
         rc = ev_fn(st, txn, &a);
         store_rcpt_clear(&a.after);
         b->matched[i] = a.matched;

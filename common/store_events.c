@@ -490,8 +490,11 @@ static int prune_fn(store_t *st, MDB_txn *txn, void *arg)
     rc = mdb_cursor_open(txn, st->dbi[STORE_DB_EVENTS], &cur);
     if (rc != 0)
         return rc;
-    /* Times follow the sequence (both taken at commit), so the old events
-     * are the first keys; an undecodable one goes too. */
+    /* Times follow the sequence, so the old events are the first keys; an
+     * undecodable one goes too.  (Read events carry the time they were
+     * acknowledged, and one apply batch is sorted by mail: within a batch
+     * times may step back by up to its gather time, so such an event is
+     * only pruned a pass later.) */
     rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
     while (rc == 0 && a->pruned < a->batch) {
         struct store_feed_event e;

@@ -72,7 +72,7 @@ static void test_record_roundtrip(void **state)
                                  .original = "team@a.example", .delims = "+-",
                                  .this_server = "mx1", .event = STORE_EV_RECEIVED,
                                  .when_ms = 1764324000123ull, .via = "lmtp",
-                                 .forward_to = "mx2" }, out;
+                                 .forward_to = "mx2", .at_ms = 1764324000456ull }, out;
     unsigned char buf[EVLOG_REC_MAX];
     char strings[EVLOG_REC_MAX + 8];
     size_t n = evapply_encode(&ev, buf, sizeof buf);
@@ -87,6 +87,19 @@ static void test_record_roundtrip(void **state)
     assert_string_equal(out.forward_to, ev.forward_to);
     assert_int_equal(out.event, STORE_EV_RECEIVED);
     assert_int_equal(out.when_ms, ev.when_ms);
+    assert_int_equal(out.at_ms, ev.at_ms);
+
+    /* A version 1 record (written before at_ms existed: no such field)
+     * still decodes, with at_ms 0 (applied as of the apply's time). */
+    unsigned char v1[EVLOG_REC_MAX];
+    memcpy(v1, buf, 10);
+    v1[0] = 1;
+    memcpy(v1 + 10, buf + 18, n - 18);
+    assert_int_equal(evapply_decode(v1, n - 8, &out, strings, sizeof strings), 0);
+    assert_string_equal(out.id, ev.id);
+    assert_string_equal(out.forward_to, ev.forward_to);
+    assert_int_equal(out.when_ms, ev.when_ms);
+    assert_int_equal(out.at_ms, 0);
 
     /* Absent strings stay absent (not ""). */
     ev.original = NULL;
@@ -103,13 +116,16 @@ static void test_record_roundtrip(void **state)
     memcpy(longer, buf, n);
     longer[n] = 0;
     assert_int_equal(evapply_decode(longer, n + 1, &out, strings, sizeof strings), -1);
-    buf[0] = 2;
+    buf[0] = 3;
     assert_int_equal(evapply_decode(buf, n, &out, strings, sizeof strings), -1);
-    buf[0] = 1;
+    buf[0] = 1;                             /* a version 2 body read as version 1 */
+    assert_int_equal(evapply_decode(buf, n, &out, strings, sizeof strings), -1);
+    buf[0] = 2;
     buf[1] = 9;
     assert_int_equal(evapply_decode(buf, n, &out, strings, sizeof strings), -1);
     buf[1] = STORE_EV_RECEIVED;
-    buf[13] = '\0';                         /* inside the id */
+    assert_int_equal(evapply_decode(buf, n, &out, strings, sizeof strings), 0);
+    buf[21] = '\0';                         /* inside the id */
     assert_int_equal(evapply_decode(buf, n, &out, strings, sizeof strings), -1);
     assert_int_equal(evapply_encode(&ev, buf, 20), 0);
 }
@@ -136,11 +152,15 @@ static void test_submit_apply_and_errors(void **state)
     store_rcpt_clear(&after);
     assert_int_equal(evapply_submit(ea, &ev, &after, &matched), STORE_OK);
     assert_int_equal(after.read_count, 2);
+    uint64_t answered_updated = after.updated_ms, answered_last = after.last_read_ms;
     store_rcpt_clear(&after);
-    /* A query after the answers sees both. */
+    /* A query after the answers sees both, and exactly the state answered
+     * (`updated` as of the answer, not of the apply a little later). */
     assert_int_equal(evapply_barrier_mail(ea, id, 5000), 0);
     assert_int_equal(fx_entry(st, id, "bob@a.example", &e), STORE_OK);
     assert_int_equal(e.read_count, 2);
+    assert_int_equal(e.updated_ms, answered_updated);
+    assert_int_equal(e.last_read_ms, answered_last);
     store_rcpt_clear(&e);
 
     /* received twice: the second changes nothing and is not logged. */
