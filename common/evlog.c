@@ -712,17 +712,15 @@ int evlog_notify(evlog_t *log, struct evlog_waiter *w)
     } else if (log->stopping || w->seq > log->appended) {
         rc = w->seq > log->appended ? EVLOG_EINVAL : EVLOG_ECLOSED;
     } else {
-        /* Appends and registrations race a little: walk from the tail. */
-        struct evlog_waiter **pp = &log->whead, *prev = NULL;
-        if (log->wtail && log->wtail->seq <= w->seq) {
-            prev = log->wtail;
-            pp = &prev->next;
-        } else {
-            while (*pp && (*pp)->seq <= w->seq) {
-                prev = *pp;
-                pp = &prev->next;
-            }
-        }
+        /* Kept in seq order.  Registrations come nearly in append order, so
+         * the tail is the usual place; threads that raced between their
+         * append and this call are put in order from the head. */
+        struct evlog_waiter **pp = &log->whead;
+        if (log->wtail && log->wtail->seq <= w->seq)
+            pp = &log->wtail->next;
+        else
+            while (*pp && (*pp)->seq <= w->seq)
+                pp = &(*pp)->next;
         w->next = *pp;
         *pp = w;
         if (w->next == NULL)

@@ -378,8 +378,8 @@ static int http_pooled(int route)
  */
 static void http_durable(struct evlog_waiter *w, int rc)
 {
-    struct http_req *r = (struct http_req *)(void *)((char *)w - offsetof(struct http_req, waiter));
-
+    struct http_req *r =
+        (struct http_req *)(void *)((char *)w - offsetof(struct http_req, waiter));
     http_t *h = r->h;       /* r may be gone once resumed */
 
     if (rc != EVLOG_OK) {
