@@ -2,6 +2,7 @@
  * evapply - the event log in front of the mail log; contract in evapply.h.
  */
 #include "evapply.h"
+#include "deadline.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -600,16 +601,10 @@ int evapply_submit(evapply_t *ea, const struct store_event_in *ev, struct store_
 
 static int wait_applied(evapply_t *ea, uint64_t target, int timeout_ms)
 {
-    struct timespec until;
+    struct timespec until =
+        deadline_in(CLOCK_REALTIME, timeout_ms > 0 ? (unsigned long)timeout_ms : 0);
     int rc = 0;
 
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += timeout_ms / 1000;
-    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
     while (ea->applied < target && rc == 0)
         rc = pthread_cond_timedwait(&ea->applied_cv, &ea->mu, &until);
     return ea->applied >= target ? 0 : -1;

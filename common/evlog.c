@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "crc32c.h"
+#include "deadline.h"
 #include "log.h"
 #include "xmem.h"
 
@@ -733,15 +734,9 @@ int evlog_notify(evlog_t *log, struct evlog_waiter *w)
 size_t evlog_take(evlog_t *log, struct evlog_rec *recs, size_t max, int timeout_ms)
 {
     size_t n = 0;
-    struct timespec until;
+    struct timespec until =
+        deadline_in(CLOCK_REALTIME, timeout_ms > 0 ? (unsigned long)timeout_ms : 0);
 
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += timeout_ms / 1000;
-    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
     pthread_mutex_lock(&log->mu);
     /* Groups fully taken by the previous call are released now. */
     while (log->dhead && log->dhead->taken == log->dhead->len) {

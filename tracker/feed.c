@@ -2,6 +2,7 @@
  * feed - GET /v1/events and its long poll (see feed.h).
  */
 #include "feed.h"
+#include "deadline.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -157,13 +158,7 @@ static int feed_wait(store_t *st, uint64_t after, const struct timespec *deadlin
             return 0;
         /* Re-read every FEED_RECHECK_MS: other processes' commits (a
          * mailstatectl, a second tracker) do not run our hook. */
-        until = now;
-        until.tv_sec += FEED_RECHECK_MS / 1000;
-        until.tv_nsec += (long)(FEED_RECHECK_MS % 1000) * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
+        until = deadline_add(now, FEED_RECHECK_MS);
         if (until.tv_sec > deadline->tv_sec ||
             (until.tv_sec == deadline->tv_sec && until.tv_nsec > deadline->tv_nsec))
             until = *deadline;
@@ -220,16 +215,9 @@ static void feed_get(const struct api_ctx *ctx, const struct api_req *req,
 
 int feed_wait_for(store_t *st, uint64_t after, unsigned ms, _Atomic int *cancel)
 {
-    struct timespec deadline;
-
     pthread_once(&feed_once, feed_init_cond);
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += (time_t)(ms / 1000);
-    deadline.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
+    struct timespec deadline = deadline_in(CLOCK_MONOTONIC, ms);
+
     int rc = feed_wait(st, after, &deadline, cancel);
     pthread_mutex_lock(&feed_lock);
     if (rc == 0 && feed_stopping)

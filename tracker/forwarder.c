@@ -2,6 +2,7 @@
  * forwarder - one thread per peer draining the outbox (contract in forwarder.h).
  */
 #include "forwarder.h"
+#include "deadline.h"
 
 #include <curl/curl.h>
 #include <inttypes.h>
@@ -80,15 +81,8 @@ static uint64_t fwd_now_ms(void)
 static void fwd_wait(struct fwd_peer *p, unsigned ms, int wake_on_kick)
 {
     struct fwd *f = p->f;
-    struct timespec until;
+    struct timespec until = deadline_in(CLOCK_MONOTONIC, ms);
 
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += ms / 1000;
-    until.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
     while (!atomic_load(&f->stop) && !(wake_on_kick && p->kicked)) {
         if (pthread_cond_timedwait(&f->cond, &f->lock, &until) != 0)
             break;   /* ETIMEDOUT */

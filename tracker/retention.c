@@ -2,6 +2,7 @@
  * retention - periodic purge (see retention.h).
  */
 #include "retention.h"
+#include "deadline.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -33,16 +34,9 @@ struct retention {
 /* Wait ms milliseconds or until stopping; returns 1 if stopping. */
 static int retention_sleep(struct retention *r, unsigned long ms)
 {
-    struct timespec until;
+    struct timespec until = deadline_in(CLOCK_MONOTONIC, ms);
     int stop;
 
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += (time_t)(ms / 1000);
-    until.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
     pthread_mutex_lock(&r->lock);
     while (!r->stopping &&
            pthread_cond_timedwait(&r->cond, &r->lock, &until) != ETIMEDOUT)

@@ -2,6 +2,7 @@
  * webhook - the feed's outgoing webhooks (see webhook.h).
  */
 #include "webhook.h"
+#include "deadline.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -93,16 +94,9 @@ char *webhook_body(const char *name, const struct store_feed_event *const *ev, s
 /* Sleep ms or until h is stopped; 1 if it is. */
 static int hook_sleep(struct hook *h, unsigned long ms)
 {
-    struct timespec until;
+    struct timespec until = deadline_in(CLOCK_MONOTONIC, ms);
     int stop;
 
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += (time_t)(ms / 1000);
-    until.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
     pthread_mutex_lock(&hooks_lock);
     while (!atomic_load(&h->stop) &&
            pthread_cond_timedwait(&hooks_cond, &hooks_lock, &until) != ETIMEDOUT)
